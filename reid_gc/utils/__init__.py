@@ -1,0 +1,3 @@
+from .errors import UserError
+
+__all__ = ["UserError"]

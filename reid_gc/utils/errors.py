@@ -1,0 +1,5 @@
+"""The one exception type for problems a user can cause and fix (paths, config values, data)."""
+
+
+class UserError(Exception):
+    """A one-line message naming the problem and the fix; the CLIs print it alone and exit 2."""
