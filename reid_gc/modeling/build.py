@@ -1,0 +1,15 @@
+"""build_model(cfg, num_classes): the Baseline that the configuration describes."""
+import logging
+
+from .baseline import Baseline
+
+logger = logging.getLogger(__name__)
+
+
+def build_model(cfg, num_classes):
+    """Reads MODEL.NAME, LAST_STRIDE, NECK, PRETRAIN_CHOICE, PRETRAIN_PATH and TEST.NECK_FEAT."""
+    model = Baseline(num_classes, cfg.MODEL.LAST_STRIDE, cfg.MODEL.NAME, cfg.MODEL.NECK, cfg.TEST.NECK_FEAT,
+                     cfg.MODEL.PRETRAIN_CHOICE, cfg.MODEL.PRETRAIN_PATH)
+    logger.info("model: %s, last stride %d, neck %s, %d classes, %s init", cfg.MODEL.NAME, cfg.MODEL.LAST_STRIDE,
+                cfg.MODEL.NECK, num_classes, cfg.MODEL.PRETRAIN_CHOICE)
+    return model
