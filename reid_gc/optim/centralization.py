@@ -1,0 +1,68 @@
+"""Gradient Centralization (GC): the operation itself and which tensors it applies to.
+
+GC of a tensor X with ndim >= 2 is X minus the mean of X over every dim but dim 0, i.e. one mean per
+output channel (conv weight) or row (fc weight). `centralize_` and `centralized` apply it to any tensor
+with ndim >= 2 and leave tensors with ndim < 2 alone; which tensors of a model get it is the caller's
+choice, made here by the GC mode of an optimizer:
+
+- ``"gc"``  ("_GC" optimizers):  every tensor with ndim > 1 (conv and fc weights);
+- ``"gcc"`` ("_GCC" optimizers): only tensors with ndim > 3 (conv weights);
+- ``None``: no tensor.
+
+Biases and norm parameters (ndim 1) never get it.
+"""
+from __future__ import annotations
+
+from typing import List, Optional, Sequence
+
+import torch
+from torch import Tensor
+
+__all__ = ["GC_MODES", "centralize_", "centralized", "gc_applies"]
+
+#: GC mode -> the smallest ndim that mode centralizes.
+GC_MODES = {"gc": 2, "gcc": 4}
+
+
+def gc_applies(tensor: Tensor, mode: Optional[str]) -> bool:
+    """Whether an optimizer with GC mode `mode` ('gc', 'gcc' or None) centralizes `tensor`."""
+    return mode is not None and tensor.dim() >= GC_MODES[mode]
+
+
+def row_mean(tensor: Tensor) -> Tensor:
+    """The mean over every dim but dim 0, kept as a broadcastable (C, 1, ..., 1) tensor."""
+    return tensor.mean(dim=tuple(range(1, tensor.dim())), keepdim=True)
+
+
+def centralize_(tensor: Tensor) -> Tensor:
+    """Centralizes `tensor` in place (no-op for ndim < 2) and returns it."""
+    if tensor.dim() >= 2:
+        tensor.sub_(row_mean(tensor))
+    return tensor
+
+
+def centralized(tensor: Tensor) -> Tensor:
+    """A new, centralized tensor (a copy of `tensor` for ndim < 2); `tensor` is left unchanged."""
+    if tensor.dim() >= 2:
+        return tensor.sub(row_mean(tensor))
+    return tensor.clone()
+
+
+def centralize_all_(tensors: Sequence[Tensor]) -> None:
+    """Centralizes every tensor (ndim >= 2) of a list in place: the multi-tensor path's GC."""
+    if tensors:
+        torch._foreach_sub_(list(tensors), [row_mean(t) for t in tensors])
+
+
+def working_buffers(grads: List[Tensor], owned: bool, gc: Sequence[bool]) -> List[Tensor]:
+    """The step's working buffers `d`, centralized where `gc[i]`.
+
+    `owned`: `grads` are buffers of this step (e.g. g + wd*p), centralized in place; otherwise they
+    are the parameters' gradients, left untouched: a centralized copy replaces those that need GC.
+    """
+    if not any(gc):
+        return grads
+    if owned:
+        centralize_all_([d for d, c in zip(grads, gc) if c])
+        return grads
+    return [centralized(g) if c else g for g, c in zip(grads, gc)]
