@@ -24,7 +24,6 @@ def batches(sampler, size):
 
 def test_pk_batches_have_p_distinct_ids_with_k_images_each():
     recs = records([10, 7, 4, 2, 9, 12, 5, 1])  # ids 3 and 7 have fewer than K images
-    torch.manual_seed(0)
     s = RandomIdentitySampler(recs, batch_size=8, num_instances=4)
     # K-chunks per id: 2, 1, 1, 1 (2 drawn with replacement), 2, 3, 1, 1 = 12 -> 12 // P(2) = 6 batches
     assert s.num_batches == 6
@@ -45,34 +44,31 @@ def test_pk_batches_have_p_distinct_ids_with_k_images_each():
 
 def test_small_identity_is_drawn_with_replacement():
     recs = records([1, 8])
-    torch.manual_seed(1)
     s = RandomIdentitySampler(recs, batch_size=8, num_instances=4)
     for batch in batches(s, 8):
         assert Counter(recs[i][1] for i in batch) == {0: 4, 1: 4}
         assert [i for i in batch if recs[i][1] == 0] == [0, 0, 0, 0]
 
 
-def test_same_seed_same_epoch_and_length_is_fixed():
+def test_epochs_depend_on_seed_and_epoch_only():
     recs = records([6, 5, 9, 3, 8, 4, 7, 2, 10])
-    s = RandomIdentitySampler(recs, batch_size=12, num_instances=3)
-    torch.manual_seed(5)
-    a = list(s)
-    torch.manual_seed(5)
-    b = list(s)
-    assert a == b
-    for seed in range(20):
-        torch.manual_seed(seed)
-        assert len(list(s)) == len(s)
+    s = RandomIdentitySampler(recs, batch_size=12, num_instances=3, seed=5)
+    epochs = [list(s) for _ in range(4)]
+    assert all(len(e) == len(s) for e in epochs)  # the length never varies
+    assert len({tuple(e) for e in epochs}) == 4  # each epoch its own order
+    torch.manual_seed(123)  # the global generator plays no part
+    again = RandomIdentitySampler(recs, batch_size=12, num_instances=3, seed=5)
+    again.set_epoch(2)  # as after resuming from the checkpoint of epoch 2
+    assert list(again) == epochs[2] and list(again) == epochs[3]
+    other = RandomIdentitySampler(recs, batch_size=12, num_instances=3, seed=6)
+    assert list(other) != epochs[0]
 
 
 def test_distributed_ranks_split_each_global_batch():
     recs = records([6, 5, 9, 3, 8, 4, 7, 2])
-    torch.manual_seed(3)
-    single = batches(RandomIdentitySampler(recs, 16, 4), 16)
-    parts = []
-    for rank in range(2):
-        torch.manual_seed(3)  # every rank draws the same global order
-        parts.append(batches(RandomIdentitySampler(recs, 16, 4, rank=rank, world_size=2), 8))
+    single = batches(RandomIdentitySampler(recs, 16, 4, seed=3), 16)
+    # every rank draws the same global order from the same seed and keeps its share
+    parts = [batches(RandomIdentitySampler(recs, 16, 4, rank=rank, world_size=2, seed=3), 8) for rank in range(2)]
     assert len(parts[0]) == len(parts[1]) == len(single)
     for whole, a, b in zip(single, *parts):
         assert a + b == whole
@@ -89,13 +85,44 @@ def test_sampler_errors():
 
 
 def test_sharded_samplers():
-    torch.manual_seed(0)
-    shares = []
-    for rank in range(3):
-        torch.manual_seed(0)
-        shares.append(list(ShardedRandomSampler(10, rank, 3)))
+    shares = [list(ShardedRandomSampler(10, rank, 3, seed=0)) for rank in range(3)]
     assert all(len(s) == 3 for s in shares)
     flat = [i for s in shares for i in s]
     assert len(set(flat)) == 9 and set(flat) <= set(range(10))
     seq = [list(ShardedSequentialSampler(7, r, 3)) for r in range(3)]
     assert seq == [[0, 3, 6], [1, 4, 6], [2, 5, 6]]  # padded with the last index to equal length
+
+
+def test_augmentation_depends_on_seed_not_on_workers():
+    """SeededSampler + ImageDataset: the same seed gives the same augmented batches with 0 or 2
+    workers, and leaves the main process's RNG stream alone."""
+    import torchvision.transforms as T
+    from PIL import Image
+    from torch.utils.data import DataLoader
+
+    from reid_gc.data.image_dataset import ImageDataset
+    from reid_gc.data.samplers import SeededSampler
+
+    class InMemory(ImageDataset):
+        def __init__(self, transform):
+            super().__init__([(str(i), i % 3, 0) for i in range(12)], transform)
+
+    import reid_gc.data.image_dataset as mod
+    original = mod.read_image
+    mod.read_image = lambda path: Image.new("RGB", (16, 32), (int(path) * 20, 100, 50))
+    try:
+        aug = T.Compose([T.ToTensor(), T.RandomErasing(p=0.5, value=0), T.RandomHorizontalFlip()])
+        out = []
+        for workers in (0, 2):
+            torch.manual_seed(11)
+            loader = DataLoader(InMemory(aug), batch_size=4, num_workers=workers,
+                                sampler=SeededSampler(ShardedRandomSampler(12, seed=4)),
+                                multiprocessing_context="fork" if workers else None)
+            out.append([b[0] for b in loader])
+            out.append(torch.rand(3))  # the main stream continues identically
+        assert all(torch.equal(a, b) for a, b in zip(out[0], out[2]))
+        assert torch.equal(out[1], out[3])
+        erased = [bool((img == 0).all(dim=0).any()) for b in out[0] for img in b]
+        assert any(erased) and not all(erased)  # the augmentation did run, and varies
+    finally:
+        mod.read_image = original

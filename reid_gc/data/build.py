@@ -1,0 +1,90 @@
+"""make_data_loaders(cfg): dataset records -> transforms -> samplers -> torch DataLoaders."""
+import logging
+import os
+from dataclasses import dataclass
+
+import ignite.distributed as idist
+import torch
+from torch.utils.data import DataLoader
+
+from ..utils.errors import UserError
+from .datasets import init_datasets
+from .image_dataset import ImageDataset
+from .samplers import RandomIdentitySampler, SeededSampler, ShardedRandomSampler, ShardedSequentialSampler
+from .transforms import build_transforms
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass
+class DataBundle:
+    train_loader: DataLoader
+    val_loader: DataLoader
+    num_query: int
+    num_classes: int
+    dataset: object  # the parsed dataset: .train, .query, .gallery records
+
+
+def _collate(batch):
+    imgs, pids, camids, indices = zip(*batch)
+    return torch.stack(imgs), torch.tensor(pids), torch.tensor(camids), torch.tensor(indices)
+
+
+def load_dataset(cfg):
+    synthetic = {k.lower(): v for k, v in cfg.DATASETS.SYNTHETIC.items()}
+    # Rank 0 first: it generates the synthetic dataset once, the other ranks then read it.
+    first, world = idist.get_rank() == 0, idist.get_world_size()
+    if world > 1 and not first:
+        idist.barrier()
+    dataset = init_datasets(cfg.DATASETS.NAMES, cfg.DATASETS.ROOT_DIR, **synthetic)
+    if world > 1 and first:
+        idist.barrier()
+    if idist.get_rank() == 0:
+        dataset.log_statistics()
+    return dataset
+
+
+def _num_workers(cfg):
+    try:
+        cpus = len(os.sched_getaffinity(0))
+    except AttributeError:
+        cpus = os.cpu_count() or 1
+    # More workers than cores only adds context switches.
+    return min(cfg.DATALOADER.NUM_WORKERS, max(cpus // idist.get_world_size(), 1))
+
+
+def make_val_loader(cfg, dataset):
+    records = dataset.query + dataset.gallery
+    rank, world = idist.get_rank(), idist.get_world_size()
+    return DataLoader(
+        ImageDataset(records, build_transforms(cfg, is_train=False)),
+        batch_size=cfg.TEST.IMS_PER_BATCH,
+        sampler=ShardedSequentialSampler(len(records), rank, world),
+        num_workers=_num_workers(cfg), collate_fn=_collate, pin_memory=torch.cuda.is_available(),
+    )
+
+
+def make_data_loaders(cfg, dataset=None):
+    dataset = dataset if dataset is not None else load_dataset(cfg)
+    rank, world = idist.get_rank(), idist.get_world_size()
+    batch = cfg.SOLVER.IMS_PER_BATCH
+    if batch % world:
+        raise UserError(f"SOLVER.IMS_PER_BATCH ({batch}) is the global batch and must divide evenly "
+                        f"over {world} processes")
+    if cfg.DATALOADER.SAMPLER == "softmax":
+        sampler = ShardedRandomSampler(len(dataset.train), rank, world, seed=cfg.SOLVER.SEED)
+    else:
+        sampler = RandomIdentitySampler(dataset.train, batch, cfg.DATALOADER.NUM_INSTANCE, rank, world,
+                                        seed=cfg.SOLVER.SEED)
+    if len(sampler) < batch // world:
+        raise UserError(f"the training set has {len(dataset.train)} images, fewer than one batch of "
+                        f"{batch}: lower SOLVER.IMS_PER_BATCH")
+    workers = _num_workers(cfg)
+    train_loader = DataLoader(
+        ImageDataset(dataset.train, build_transforms(cfg, is_train=True)),
+        batch_size=batch // world, sampler=SeededSampler(sampler), drop_last=True,
+        num_workers=workers, persistent_workers=workers > 0, collate_fn=_collate,
+        pin_memory=torch.cuda.is_available(),
+    )
+    return DataBundle(train_loader, make_val_loader(cfg, dataset), len(dataset.query),
+                      dataset.num_train_pids, dataset)
