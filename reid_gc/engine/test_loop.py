@@ -1,0 +1,49 @@
+"""test(cfg): evaluate the checkpoint TEST.WEIGHT on the configured dataset's query and gallery."""
+import logging
+import os
+
+import ignite.distributed as idist
+
+from ..data.build import load_dataset, make_val_loader
+from ..modeling import build_model
+from ..utils.checkpoint import load_model_weights
+from ..utils.device import resolve_device
+from ..utils.errors import UserError
+from .evaluator import METRIC_NAME, create_evaluator
+from .ranked_lists import write_ranked_lists
+from .report import append_metrics, log_result, result_entry
+from .train_loop import prepare_model
+
+logger = logging.getLogger(__name__)
+
+
+def build_inference_model(cfg, num_classes, device):
+    """The model with TEST.WEIGHT loaded (classifier ignored: any dataset can be evaluated)."""
+    if not cfg.TEST.WEIGHT:
+        raise UserError("TEST.WEIGHT is empty: pass the checkpoint to evaluate, "
+                        "e.g. TEST.WEIGHT out/market/model_best.pt")
+    if not os.path.isfile(cfg.TEST.WEIGHT):
+        raise UserError(f"TEST.WEIGHT {cfg.TEST.WEIGHT} is not a file: give the path of a checkpoint")
+    build_cfg = cfg.clone()
+    build_cfg.defrost()
+    build_cfg.MODEL.PRETRAIN_CHOICE = "scratch"  # every weight comes from TEST.WEIGHT
+    model = build_model(build_cfg, num_classes)
+    load_model_weights(model, cfg.TEST.WEIGHT, skip_classifier=True)
+    return prepare_model(cfg, model, device)
+
+
+def test(cfg):
+    device = resolve_device(cfg, idist.get_local_rank())
+    dataset = load_dataset(cfg)
+    model = build_inference_model(cfg, max(dataset.num_train_pids, 1), device)
+    evaluator = create_evaluator(cfg, model, device, len(dataset.query))
+    evaluator.run(make_val_loader(cfg, dataset))
+    result = evaluator.state.metrics[METRIC_NAME]
+    if idist.get_rank() == 0:
+        log_result(result, f"Test Results - {cfg.TEST.WEIGHT}")
+        append_metrics(os.path.join(cfg.OUTPUT_DIR, "metrics.json"),
+                       result_entry(result, source="test", weight=cfg.TEST.WEIGHT,
+                                    re_ranking=cfg.TEST.RE_RANKING == "yes"))
+        if cfg.TEST.VISUALIZE > 0:
+            write_ranked_lists(cfg, evaluator.reid_metric, dataset, os.path.join(cfg.OUTPUT_DIR, "ranked_test.png"))
+    return result

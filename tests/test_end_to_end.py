@@ -1,0 +1,79 @@
+"""The strong baseline's own command lines on a generated Market-1501 tree, through tools/train.py and
+tools/test.py as a user runs them (subprocesses), and the CLIs' one-line user errors."""
+import json
+import os
+
+import pytest
+from run_helpers import SMALL, run_tool, write_market
+
+
+@pytest.fixture(scope="module")
+def market(tmp_path_factory):
+    return write_market(str(tmp_path_factory.mktemp("data")))
+
+
+@pytest.fixture(scope="module")
+def trained(market, tmp_path_factory):
+    out = str(tmp_path_factory.mktemp("out") / "market")
+    r = run_tool("train.py", "--config_file=configs/softmax_triplet_with_center.yml", "MODEL.DEVICE_ID", "('0')",
+                 "DATASETS.NAMES", "('market1501')", "DATASETS.ROOT_DIR", f"('{market}')", "OUTPUT_DIR",
+                 f"('{out}')", "SOLVER.OPTIMIZER_NAME", "('SGD')", "SOLVER.BASE_LR", "0.01", *SMALL)
+    return r, out
+
+
+def test_strong_baseline_command_line_trains_and_evaluates(trained):
+    r, out = trained
+    assert r.returncode == 0, r.stderr[-3000:]
+    log = open(os.path.join(out, "log.txt")).read()
+    for line in ("mAP: ", "CMC curve, Rank-1  :", "CMC curve, Rank-5  :", "CMC curve, Rank-10 :",
+                 "Epoch[1] Iteration[2/", "Validation Results - Epoch: 2"):
+        assert line in log
+    # the dataset table: 8 train ids relabelled, 6 query ids, junk dropped, distractors kept
+    assert "train" in log and "query" in log and "gallery" in log
+    history = json.load(open(os.path.join(out, "metrics.json")))
+    assert [h["epoch"] for h in history] == [1, 2]
+    for h in history:
+        assert 0.0 <= h["mAP"] <= 1.0 and len(h["cmc"]) == 50 and h["num_valid_queries"] == 18
+    assert os.path.isfile(os.path.join(out, "config.yml"))
+    assert os.path.isfile(os.path.join(out, "checkpoint_2.pt"))
+    assert os.path.isfile(os.path.join(out, "model_best.pt"))
+    assert not [f for f in os.listdir(out) if f.endswith(".tmp")]
+
+
+def test_test_tool_evaluates_a_saved_checkpoint(trained, market):
+    _, out = trained
+    r = run_tool("test.py", "--config_file", "configs/softmax_triplet_with_center.yml", "DATASETS.ROOT_DIR",
+                 market, "OUTPUT_DIR", out, "TEST.WEIGHT", os.path.join(out, "checkpoint_2.pt"), *SMALL)
+    assert r.returncode == 0, r.stderr[-3000:]
+    assert "mAP: " in r.stdout and "CMC curve, Rank-1  :" in r.stdout
+    history = json.load(open(os.path.join(out, "metrics.json")))
+    assert history[-1]["source"] == "test"
+    # the same weights evaluated after training and by test.py give the same numbers
+    assert history[-1]["mAP"] == pytest.approx(history[1]["mAP"], abs=1e-6)
+
+
+@pytest.mark.parametrize("args, message", [
+    (["DATASETS.ROOT_DIR", "/nonexistent"], "expected"),
+    (["SOLVER.OPTIMIZER_NAME", "SGDD"], "SOLVER.OPTIMIZER_NAME"),
+    (["SOLVER.BASE_LRR", "0.1"], "unknown config key SOLVER.BASE_LRR"),
+])
+def test_user_errors_exit_2_with_one_line(args, message, market, tmp_path):
+    base = ["DATASETS.ROOT_DIR", market, "OUTPUT_DIR", str(tmp_path / "o"), *SMALL]
+    r = run_tool("train.py", "--config_file", "configs/softmax_triplet.yml", *base, *args)
+    assert r.returncode == 2, r.stderr[-2000:]
+    lines = r.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("error: ") and message in lines[0]
+
+
+def test_undecodable_image_is_named(market, tmp_path):
+    import shutil
+    data = tmp_path / "d"
+    shutil.copytree(market, data)
+    train = data / "market1501" / "bounding_box_train"
+    bad = sorted(os.listdir(train))[0]
+    (train / bad).write_bytes(b"not a jpeg")
+    r = run_tool("train.py", "--config_file", "configs/softmax_triplet.yml", "DATASETS.ROOT_DIR", str(data),
+                 "OUTPUT_DIR", str(tmp_path / "o"), *SMALL)
+    assert r.returncode == 2
+    lines = r.stderr.strip().splitlines()
+    assert len(lines) == 1 and bad in lines[0] and "cannot be decoded" in lines[0]
