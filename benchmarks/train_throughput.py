@@ -17,6 +17,7 @@ import tempfile
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")  # as tools/train.py does
 
 import torch  # noqa: E402
 from ignite.engine import Events  # noqa: E402
