@@ -110,8 +110,10 @@ def test_export_onnx_matches_torch(setup, tmp_path):
     test_cfg.defrost()
     test_cfg.TEST.WEIGHT = ckpt
     model = build_inference_model(test_cfg, dataset.num_train_pids, torch.device("cpu")).eval()
-    imgs = next(iter(make_val_loader(test_cfg, dataset)))[0][:5]
+    imgs = next(iter(make_val_loader(test_cfg, dataset)))[0][:5]  # uint8, resized: what a deployment feeds
+    mean = torch.tensor(cfg.INPUT.PIXEL_MEAN).view(1, 3, 1, 1)
+    std = torch.tensor(cfg.INPUT.PIXEL_STD).view(1, 3, 1, 1)
     with torch.no_grad():
-        expected = torch.nn.functional.normalize(model(imgs), dim=1).numpy()
+        expected = torch.nn.functional.normalize(model((imgs / 255 - mean) / std), dim=1).numpy()
     got = ort.InferenceSession(path, providers=["CPUExecutionProvider"]).run(None, {"images": imgs.numpy()})[0]
     assert np.abs(got - expected).max() < 1e-4

@@ -157,7 +157,7 @@ def test_nan_loss_stops_with_epoch_and_iteration(tmp_path):
 
     net = Wrap()
     opt = torch.optim.SGD(net.parameters(), lr=0.1)
-    trainer, _ = create_trainer(net, loss_fn, opt, torch.device("cpu"))
+    trainer, _ = create_trainer(net, loss_fn, opt, torch.device("cpu"), augment=lambda x, g: x.float())
     batches = [(torch.randn(4, 3, 2, 2), torch.randint(0, 3, (4,)), torch.zeros(4), torch.arange(4))] * 5
     with pytest.raises(NonFiniteLossError, match="became nan at epoch 2, iteration 7"):
         trainer.run(batches, max_epochs=3)

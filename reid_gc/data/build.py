@@ -1,4 +1,8 @@
-"""make_data_loaders(cfg): dataset records -> transforms -> samplers -> torch DataLoaders."""
+"""make_data_loaders(cfg): dataset records -> samplers -> torch DataLoaders of uint8 images.
+
+The loaders decode and resize; augmentation and normalisation happen on the training device
+(data/transforms.py BatchTransform, applied by the engine).
+"""
 import logging
 import os
 from dataclasses import dataclass
@@ -10,8 +14,8 @@ from torch.utils.data import DataLoader
 from ..utils.errors import UserError
 from .datasets import init_datasets
 from .image_dataset import ImageDataset
-from .samplers import RandomIdentitySampler, SeededSampler, ShardedRandomSampler, ShardedSequentialSampler
-from .transforms import build_transforms
+from .samplers import RandomIdentitySampler, ShardedRandomSampler, ShardedSequentialSampler
+from .transforms import build_loader_transform
 
 logger = logging.getLogger(__name__)
 
@@ -57,7 +61,7 @@ def make_val_loader(cfg, dataset):
     records = dataset.query + dataset.gallery
     rank, world = idist.get_rank(), idist.get_world_size()
     return DataLoader(
-        ImageDataset(records, build_transforms(cfg, is_train=False)),
+        ImageDataset(records, build_loader_transform(cfg, is_train=False)),
         batch_size=cfg.TEST.IMS_PER_BATCH,
         sampler=ShardedSequentialSampler(len(records), rank, world),
         num_workers=_num_workers(cfg), collate_fn=_collate, pin_memory=torch.cuda.is_available(),
@@ -81,8 +85,8 @@ def make_data_loaders(cfg, dataset=None):
                         f"{batch}: lower SOLVER.IMS_PER_BATCH")
     workers = _num_workers(cfg)
     train_loader = DataLoader(
-        ImageDataset(dataset.train, build_transforms(cfg, is_train=True)),
-        batch_size=batch // world, sampler=SeededSampler(sampler), drop_last=True,
+        ImageDataset(dataset.train, build_loader_transform(cfg, is_train=True)),
+        batch_size=batch // world, sampler=sampler, drop_last=True,
         num_workers=workers, persistent_workers=workers > 0, collate_fn=_collate,
         pin_memory=torch.cuda.is_available(),
     )

@@ -1,5 +1,4 @@
 """A map-style dataset over (img_path, pid, camid) records that decodes images with PIL."""
-import torch
 from PIL import Image
 from torch.utils.data import Dataset
 
@@ -20,11 +19,7 @@ def read_image(path):
 
 
 class ImageDataset(Dataset):
-    """Returns (image, pid, camid, index); the index lets distributed evaluation drop padded duplicates.
-
-    A key may be an index or (index, seed) from SeededSampler: the random transform then draws from
-    that seed alone (torch's RNG state around it is saved and restored).
-    """
+    """Returns (image, pid, camid, index); the index lets distributed evaluation drop padded duplicates."""
 
     def __init__(self, records, transform=None):
         self.records = list(records)
@@ -33,15 +28,9 @@ class ImageDataset(Dataset):
     def __len__(self):
         return len(self.records)
 
-    def __getitem__(self, key):
-        index, seed = key if isinstance(key, tuple) else (key, None)
+    def __getitem__(self, index):
         path, pid, camid = self.records[index]
         img = read_image(path)
         if self.transform is not None:
-            if seed is None:
-                img = self.transform(img)
-            else:
-                with torch.random.fork_rng(devices=[]):
-                    torch.manual_seed(seed)
-                    img = self.transform(img)
+            img = self.transform(img)
         return img, pid, camid, index

@@ -123,26 +123,3 @@ class ShardedSequentialSampler(Sampler):
     def __len__(self):
         return -(-self.n // self.world_size)
 
-
-class SeededSampler(EpochSeeded):
-    """Pairs each index of an epoch-seeded sampler with its own augmentation seed. Augmentation then
-    depends only on (seed, epoch, position): the same with 0 or 8 workers, with persistent workers,
-    and after a resume."""
-
-    stream = 1
-
-    def __init__(self, sampler):
-        super().__init__(sampler.seed)
-        self.sampler = sampler
-
-    def set_epoch(self, epoch):
-        super().set_epoch(epoch)
-        self.sampler.set_epoch(epoch)
-
-    def __iter__(self):
-        base = int(torch.randint(0, 2**62, (1,), generator=self._next_generator()).item())
-        for position, index in enumerate(self.sampler):
-            yield index, base + position
-
-    def __len__(self):
-        return len(self.sampler)

@@ -1,19 +1,84 @@
-"""Train and test image transforms of the strong baseline, built from torchvision's own."""
+"""Image transforms of the strong baseline, split where it is fastest.
+
+Loader workers only decode and resize (PIL), handing over uint8 tensors: four times less to copy
+between processes and to the GPU than float images. The rest runs on whole batches on the training
+device: horizontal flip (INPUT.PROB), zero padding (INPUT.PADDING) and a random crop back to size,
+normalisation, and random erasing (INPUT.RE_PROB; area 0.02-0.4 of the image, aspect ratio 0.3-3.3,
+filled with 0 after normalisation, i.e. with PIXEL_MEAN). The random parameters are drawn on the CPU
+from a generator the caller seeds, so a batch's augmentation is the same on any device and with any
+number of workers.
+"""
+import math
+
+import torch
+import torch.nn.functional as F
 import torchvision.transforms as T
 
+ERASE_AREA = (0.02, 0.4)
+ERASE_RATIO = (0.3, 3.3)
+ERASE_ATTEMPTS = 10
 
-def build_transforms(cfg, is_train):
-    normalize = T.Normalize(mean=cfg.INPUT.PIXEL_MEAN, std=cfg.INPUT.PIXEL_STD)
-    if not is_train:
-        return T.Compose([T.Resize(list(cfg.INPUT.SIZE_TEST)), T.ToTensor(), normalize])
-    size = list(cfg.INPUT.SIZE_TRAIN)
-    return T.Compose([
-        T.Resize(size),
-        T.RandomHorizontalFlip(p=cfg.INPUT.PROB),
-        T.Pad(cfg.INPUT.PADDING),
-        T.RandomCrop(size),
-        T.ToTensor(),
-        normalize,
-        # Erasing runs on the normalised tensor, so a fill of 0 paints each channel's PIXEL_MEAN.
-        T.RandomErasing(p=cfg.INPUT.RE_PROB, scale=(0.02, 0.4), ratio=(0.3, 3.3), value=(0.0, 0.0, 0.0)),
-    ])
+
+def build_loader_transform(cfg, is_train):
+    """PIL image -> uint8 tensor (3, H, W) at INPUT.SIZE_TRAIN or INPUT.SIZE_TEST."""
+    size = list(cfg.INPUT.SIZE_TRAIN if is_train else cfg.INPUT.SIZE_TEST)
+    return T.Compose([T.Resize(size), T.PILToTensor()])
+
+
+def draw_augmentation(n, height, width, flip_prob, padding, erase_prob, generator):
+    """Per-image random parameters (CPU tensors): flip flags, crop offsets into the padded image, and
+    erasing rectangles (y0, x0, h, w; h = 0 where nothing is erased).
+
+    Erasing follows the usual recipe: up to 10 attempts at a rectangle of uniform area fraction and
+    log-uniform aspect ratio, the first that fits is used."""
+    g = generator
+    flip = torch.rand(n, generator=g) < flip_prob
+    offsets = torch.randint(0, 2 * padding + 1, (n, 2), generator=g)
+    area = height * width * torch.empty(n, ERASE_ATTEMPTS).uniform_(*ERASE_AREA, generator=g)
+    ratio = torch.exp(torch.empty(n, ERASE_ATTEMPTS).uniform_(math.log(ERASE_RATIO[0]), math.log(ERASE_RATIO[1]),
+                                                              generator=g))
+    h = torch.sqrt(area * ratio).round().long()
+    w = torch.sqrt(area / ratio).round().long()
+    fits = (h < height) & (w < width)
+    first = fits.long().argmax(dim=1, keepdim=True)  # the first attempt that fits
+    h, w = h.gather(1, first).squeeze(1), w.gather(1, first).squeeze(1)
+    erase = (torch.rand(n, generator=g) < erase_prob) & fits.any(dim=1)
+    y0 = (torch.rand(n, generator=g) * (height - h + 1)).long()
+    x0 = (torch.rand(n, generator=g) * (width - w + 1)).long()
+    boxes = torch.stack([y0, x0, h * erase, w * erase], dim=1)
+    return flip, offsets, boxes
+
+
+class BatchTransform:
+    """uint8 images (N, 3, H, W) on any device -> normalised float32, augmented when `train`."""
+
+    def __init__(self, cfg, train):
+        self.train = train
+        self.mean = torch.tensor(cfg.INPUT.PIXEL_MEAN).view(1, 3, 1, 1) * 255
+        self.std = torch.tensor(cfg.INPUT.PIXEL_STD).view(1, 3, 1, 1) * 255
+        self.flip_prob, self.padding, self.erase_prob = cfg.INPUT.PROB, cfg.INPUT.PADDING, cfg.INPUT.RE_PROB
+
+    def normalize(self, x):
+        return (x.float() - self.mean.to(x.device)) / self.std.to(x.device)
+
+    def __call__(self, images, generator=None):
+        if not self.train:
+            return self.normalize(images)
+        n, _, height, width = images.shape
+        flip, offsets, boxes = draw_augmentation(n, height, width, self.flip_prob, self.padding, self.erase_prob,
+                                                 generator)
+        device = images.device
+        flip, offsets, boxes = flip.to(device), offsets.to(device), boxes.to(device)
+        x = torch.where(flip.view(n, 1, 1, 1), images.flip(3), images)
+        if self.padding:
+            p = self.padding
+            x = F.pad(x, (p, p, p, p))
+            rows = (offsets[:, 0:1] + torch.arange(height, device=device)).view(n, 1, height, 1)
+            cols = (offsets[:, 1:2] + torch.arange(width, device=device)).view(n, 1, 1, width)
+            x = x.gather(2, rows.expand(n, 3, height, x.shape[3])).gather(3, cols.expand(n, 3, height, width))
+        x = self.normalize(x)
+        ys = torch.arange(height, device=device).view(1, height, 1)
+        xs = torch.arange(width, device=device).view(1, 1, width)
+        y0, x0, h, w = (boxes[:, k].view(n, 1, 1) for k in range(4))
+        erased = (ys >= y0) & (ys < y0 + h) & (xs >= x0) & (xs < x0 + w)
+        return x.masked_fill(erased.unsqueeze(1), 0.0)

@@ -2,6 +2,7 @@
 import torch
 from ignite.engine import Engine
 
+from ..data.transforms import BatchTransform
 from ..evaluation.metric import ReIDMetric
 from .trainer import autocast_context
 
@@ -20,11 +21,13 @@ def create_feature_engine(cfg, model, device):
     memory_format = torch.channels_last if cfg.MODEL.CHANNELS_LAST == "yes" else torch.contiguous_format
     flip = cfg.TEST.FLIP_FEAT == "yes"
 
+    normalize = BatchTransform(cfg, train=False)
+
     @torch.inference_mode()
     def step(engine, batch):
         model.eval()
         imgs, pids, camids, indices = batch
-        imgs = imgs.to(device, non_blocking=True).contiguous(memory_format=memory_format)
+        imgs = normalize(imgs.to(device, non_blocking=True)).contiguous(memory_format=memory_format)
         with autocast_context(device, cfg.SOLVER.AMP):
             feats = extract_features(model, imgs, flip)
         return feats.float(), pids, camids, indices

@@ -13,15 +13,18 @@ logger = logging.getLogger(__name__)
 
 
 class RetrievalModel(torch.nn.Module):
-    """Images (N, 3, H, W) normalised as in training -> the retrieval feature (L2-normalised if asked)."""
+    """uint8 RGB images (N, 3, H, W) at INPUT.SIZE_TEST -> the retrieval feature (L2-normalised if asked):
+    normalisation included, so a deployment only decodes and resizes."""
 
-    def __init__(self, model, feat_norm):
+    def __init__(self, model, cfg):
         super().__init__()
         self.model = model.eval()
-        self.feat_norm = feat_norm
+        self.feat_norm = cfg.TEST.FEAT_NORM == "yes"
+        self.register_buffer("mean", torch.tensor(cfg.INPUT.PIXEL_MEAN).view(1, 3, 1, 1) * 255)
+        self.register_buffer("std", torch.tensor(cfg.INPUT.PIXEL_STD).view(1, 3, 1, 1) * 255)
 
     def forward(self, images):
-        feats = self.model(images)
+        feats = self.model((images.float() - self.mean) / self.std)
         return F.normalize(feats, dim=1) if self.feat_norm else feats
 
 
@@ -39,16 +42,16 @@ def export_onnx(cfg, model, path, atol=1e-4):
     _require_onnx()
     import onnxruntime as ort
 
-    net = RetrievalModel(model.cpu(), cfg.TEST.FEAT_NORM == "yes").eval()
+    net = RetrievalModel(model.cpu(), cfg).eval()
     h, w = cfg.INPUT.SIZE_TEST
-    example = torch.randn(2, 3, h, w)
+    example = torch.randint(0, 256, (2, 3, h, w), dtype=torch.uint8)
     batch = torch.export.Dim("batch", min=1)
     with atomic_path(path) as tmp, torch.no_grad():
         program = torch.onnx.export(net, (example,), dynamo=True, external_data=False,
                                     input_names=["images"], output_names=["features"],
                                     dynamic_shapes={"images": {0: batch}})
         program.save(tmp)
-        check = torch.randn(3, 3, h, w)  # another batch size than the example: the axis is dynamic
+        check = torch.randint(0, 256, (3, 3, h, w), dtype=torch.uint8)  # another batch size: the axis is dynamic
         expected = net(check).numpy()
         session = ort.InferenceSession(tmp, providers=["CPUExecutionProvider"])
         got = session.run(["features"], {"images": check.numpy()})[0]
@@ -56,6 +59,7 @@ def export_onnx(cfg, model, path, atol=1e-4):
         if not diff <= atol:
             raise UserError(f"the exported model differs from torch by {diff:.2e} (> {atol:g}); nothing was "
                             f"written to {path}")
-    logger.info("exported %s: input images (N, 3, %d, %d), output features; max |onnxruntime - torch| = %.2e",
+    logger.info("exported %s: input uint8 RGB images (N, 3, %d, %d), output features; "
+                "max |onnxruntime - torch| = %.2e",
                 os.path.abspath(path), h, w, diff)
     return diff

@@ -8,7 +8,7 @@ from torch.utils.data import DataLoader
 
 from ..data.build import _collate
 from ..data.image_dataset import ImageDataset
-from ..data.transforms import build_transforms
+from ..data.transforms import build_loader_transform
 from ..utils.atomic import atomic_path
 from ..utils.errors import UserError
 from .evaluator import create_feature_engine
@@ -33,7 +33,7 @@ def extract_folder(cfg, model, device, folder):
     """(names, features): features as TEST.NECK_FEAT / FLIP_FEAT / FEAT_NORM define them, on the CPU."""
     names = list_images(folder)
     records = [(os.path.join(folder, n), -1, -1) for n in names]
-    loader = DataLoader(ImageDataset(records, build_transforms(cfg, is_train=False)),
+    loader = DataLoader(ImageDataset(records, build_loader_transform(cfg, is_train=False)),
                         batch_size=cfg.TEST.IMS_PER_BATCH, num_workers=min(cfg.DATALOADER.NUM_WORKERS, 4),
                         collate_fn=_collate)
     engine = create_feature_engine(cfg, model, device)

@@ -13,6 +13,7 @@ from ignite.metrics import RunningAverage
 from ignite.utils import manual_seed
 
 from ..data.build import make_data_loaders
+from ..data.transforms import BatchTransform
 from ..losses import make_loss
 from ..modeling import build_model
 from ..solver import make_optimizer, make_scheduler
@@ -22,7 +23,7 @@ from ..utils.device import resolve_device
 from ..utils.errors import UserError
 from .checkpointing import SafeDiskSaver, resolve_resume
 from .evaluator import METRIC_NAME, create_evaluator
-from .monitor import attach_tensorboard, record_epoch, write_curves
+from .monitor import attach_tensorboard, load_history, record_epoch, write_curves
 from .ranked_lists import write_ranked_lists
 from .report import append_metrics, log_result, result_entry
 from .trainer import create_trainer
@@ -78,9 +79,10 @@ def build_components(cfg, num_classes, device, pretrained=True):
     scheduler = make_scheduler(cfg, optimizer)
     train_net = torch.compile(net) if cfg.MODEL.COMPILE == "yes" else net
     trainer, scaler = create_trainer(
-        train_net, loss_fn, optimizer, device, amp=cfg.SOLVER.AMP, center_criterion=center,
-        center_optimizer=center_optimizer, center_loss_weight=cfg.SOLVER.CENTER_LOSS_WEIGHT,
-        channels_last=cfg.MODEL.CHANNELS_LAST == "yes", deterministic=cfg.SOLVER.DETERMINISTIC == "yes")
+        train_net, loss_fn, optimizer, device, BatchTransform(cfg, train=True), amp=cfg.SOLVER.AMP,
+        center_criterion=center, center_optimizer=center_optimizer,
+        center_loss_weight=cfg.SOLVER.CENTER_LOSS_WEIGHT, channels_last=cfg.MODEL.CHANNELS_LAST == "yes",
+        deterministic=cfg.SOLVER.DETERMINISTIC == "yes", seed=cfg.SOLVER.SEED)
     return Components(model, net, loss_fn, center, optimizer, center_optimizer, scheduler, trainer, scaler)
 
 
@@ -149,7 +151,10 @@ def train(cfg):
         if idist.get_rank() == 0:
             record_epoch(cfg.OUTPUT_DIR, engine.state.epoch, m["loss"], m["acc"], optimizer.param_groups[0]["lr"])
 
-    state = {"best": None, "last": None}
+    # (epoch, mAP, Rank-1) of model_best.pt; a resumed run starts from its history so far.
+    evals = [e for e in load_history(cfg.OUTPUT_DIR)[1] if e["epoch"] <= trainer.state.epoch] if resume else []
+    best = max(evals, key=lambda e: e["mAP"], default=None)
+    state = {"best": (best["epoch"], best["mAP"], best["rank1"]) if best else None, "last": None}
 
     @trainer.on(Events.EPOCH_COMPLETED(event_filter=_every(cfg.SOLVER.EVAL_PERIOD, max_epochs)))
     def evaluate(engine):
@@ -162,8 +167,8 @@ def train(cfg):
         log_result(result, f"Validation Results - Epoch: {epoch}")
         append_metrics(os.path.join(cfg.OUTPUT_DIR, "metrics.json"),
                        result_entry(result, source="train", epoch=epoch, re_ranking=cfg.TEST.RE_RANKING == "yes"))
-        if state["best"] is None or result.mAP > state["best"][1].mAP:
-            state["best"] = (epoch, result)
+        if state["best"] is None or result.mAP > state["best"][1]:
+            state["best"] = (epoch, result.mAP, result.cmc[0])
             with atomic_path(os.path.join(cfg.OUTPUT_DIR, "model_best.pt")) as tmp:
                 torch.save({"model": model.state_dict(), "epoch": epoch}, tmp)
         if epoch == max_epochs and cfg.TEST.VISUALIZE > 0:
@@ -185,7 +190,7 @@ def train(cfg):
             if curves:
                 logger.info("training curves: %s", curves)
     if state["best"] is not None and idist.get_rank() == 0:
-        epoch, best = state["best"]
-        logger.info("Best: mAP %.1f%%, Rank-1 %.1f%% at epoch %d; weights in %s", 100 * best.mAP,
-                    100 * best.cmc[0], epoch, os.path.join(cfg.OUTPUT_DIR, "model_best.pt"))
+        epoch, best_map, best_rank1 = state["best"]
+        logger.info("Best: mAP %.1f%%, Rank-1 %.1f%% at epoch %d; weights in %s", 100 * best_map,
+                    100 * best_rank1, epoch, os.path.join(cfg.OUTPUT_DIR, "model_best.pt"))
     return state["last"]

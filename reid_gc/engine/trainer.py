@@ -4,7 +4,7 @@ import logging
 
 import ignite.distributed as idist
 import torch
-from ignite.engine import Engine
+from ignite.engine import Engine, Events
 
 from ..utils.errors import UserError
 
@@ -30,28 +30,72 @@ def autocast_context(device, amp):
     return torch.autocast(device_type=device.type, dtype=AMP_DTYPES[amp])
 
 
-def create_trainer(model, loss_fn, optimizer, device, amp="no", center_criterion=None, center_optimizer=None,
-                   center_loss_weight=1.0, channels_last=False, deterministic=False):
-    """Returns (trainer, scaler). Each iteration's output is a dict of floats: loss, acc and the loss parts."""
+def _augmentation_generator(seed, rank, iteration):
+    """The CPU generator of one batch's augmentation: a function of (seed, rank, iteration) alone."""
+    g = torch.Generator()
+    g.manual_seed(((seed * 1_000_003 + iteration) * 1_009 + rank) * 7 + 2)
+    return g
+
+
+def check_finite(loss, epoch, iteration):
+    if loss != loss or abs(loss) == float("inf"):
+        raise NonFiniteLossError(
+            f"the loss became {loss} at epoch {epoch}, iteration {iteration}: lower SOLVER.BASE_LR "
+            "(or use SOLVER.AMP 'no'); the last good checkpoint is kept")
+
+
+class StepStats:
+    """A step's loss, accuracy and loss parts, read back from the GPU without stalling it: copied
+    asynchronously, read one iteration later, so the CPU queues the next step while the GPU runs this one."""
+
+    def __init__(self, names, values, epoch, iteration):
+        self.names, self.epoch, self.iteration = names, epoch, iteration
+        self._values = None
+        if values.is_cuda:
+            self.host = torch.empty(values.shape, dtype=values.dtype, pin_memory=True)
+            self.host.copy_(values, non_blocking=True)
+            self.ready = torch.cuda.Event()
+            self.ready.record()
+        else:
+            self.host, self.ready = values, None
+
+    def read(self):
+        """dict of floats; raises NonFiniteLossError if the loss was NaN or infinite."""
+        if self._values is None:
+            if self.ready is not None:
+                self.ready.synchronize()
+            self._values = dict(zip(self.names, self.host.tolist()))
+            check_finite(self._values["loss"], self.epoch, self.iteration)
+        return self._values
+
+
+def create_trainer(model, loss_fn, optimizer, device, augment, amp="no", center_criterion=None,
+                   center_optimizer=None, center_loss_weight=1.0, channels_last=False, deterministic=False,
+                   seed=0):
+    """Returns (trainer, scaler). A batch is (uint8 images, pids, camids, indices); `augment` (a
+    BatchTransform) turns the images into the network's input on the device. Each iteration's output is
+    a dict of floats: loss, acc and the loss parts (on a GPU, those of the previous iteration, see
+    StepStats; the last one is read at the epoch's end before any handler runs)."""
     scaler = torch.amp.GradScaler(device.type, enabled=(amp == "fp16"))
     memory_format = torch.channels_last if channels_last else torch.contiguous_format
+    rank = idist.get_rank()
+    pending = {}
 
     def step(engine, batch):
         model.train()
         imgs, pids, _, _ = batch
-        imgs = imgs.to(device, non_blocking=True).contiguous(memory_format=memory_format)
+        imgs = imgs.to(device, non_blocking=True)
         pids = pids.to(device, non_blocking=True)
+        imgs = augment(imgs, _augmentation_generator(seed, rank, engine.state.iteration))
+        imgs = imgs.contiguous(memory_format=memory_format)
         optimizer.zero_grad(set_to_none=True)
         if center_optimizer is not None:
             center_optimizer.zero_grad(set_to_none=True)
         with autocast_context(device, amp):
             score, feat = model(imgs)
             loss, parts = loss_fn(score, feat, pids)
-        loss_value = loss.item()
-        if loss_value != loss_value or abs(loss_value) == float("inf"):
-            raise NonFiniteLossError(
-                f"the loss became {loss_value} at epoch {engine.state.epoch}, iteration {engine.state.iteration}: "
-                "lower SOLVER.BASE_LR (or use SOLVER.AMP 'no'); the last good checkpoint is kept")
+        if device.type != "cuda":  # no queue to keep busy: check before the step is applied
+            check_finite(loss.item(), engine.state.epoch, engine.state.iteration)
         scaler.scale(loss).backward()
         if center_optimizer is not None:
             # The center loss is weighted in the total; its centers move at CENTER_LR regardless.
@@ -64,10 +108,24 @@ def create_trainer(model, loss_fn, optimizer, device, amp="no", center_criterion
             scaler.step(center_optimizer)
         scaler.step(optimizer)
         scaler.update()
-        acc = (score.detach().argmax(1) == pids).float().mean().item()
-        out = {"loss": loss_value, "acc": acc}
-        out.update({k: float(v) for k, v in parts.items()})
-        return out
+        with torch.no_grad():
+            acc = (score.argmax(1) == pids).float().mean()
+            values = torch.stack([loss.detach().float(), acc, *(v.float() for v in parts.values())])
+        current = StepStats(("loss", "acc", *parts), values, engine.state.epoch, engine.state.iteration)
+        if device.type != "cuda":
+            return current.read()
+        previous = pending.get("stats")
+        pending["stats"] = current
+        # The first step of an epoch reports itself (one wait per epoch); later ones the step before.
+        return (current if previous is None else previous).read()
+
+    def flush(engine):
+        """Read the epoch's last step before checkpoints or evaluation can run on a NaN model."""
+        stats = pending.pop("stats", None)
+        if stats is not None:
+            engine.state.output = stats.read()
 
     set_determinism(deterministic)
-    return Engine(step), scaler
+    trainer = Engine(step)
+    trainer.add_event_handler(Events.EPOCH_COMPLETED, flush)
+    return trainer, scaler

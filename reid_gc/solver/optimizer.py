@@ -30,9 +30,14 @@ def make_optimizer(cfg, model, center_criterion=None):
     except ValueError as e:
         raise UserError(f"SOLVER.OPTIMIZER_NAME: {e}") from None
     kwargs = {"lr": cfg.SOLVER.BASE_LR}
-    if name.startswith("SGD") and "momentum" in inspect.signature(cls).parameters:
+    accepted = inspect.signature(cls).parameters
+    if name.startswith("SGD") and "momentum" in accepted:
         kwargs["momentum"] = cfg.SOLVER.MOMENTUM
-    optimizer = cls(param_groups(cfg, model), **kwargs)
+    groups = param_groups(cfg, model)
+    if "fused" in accepted and cls.__module__.startswith("torch.optim") and \
+            all(p.is_cuda and p.dtype == torch.float32 for g in groups for p in g["params"]):
+        kwargs["fused"] = True  # torch's one-kernel step: the fastest on a GPU, same update
+    optimizer = cls(groups, **kwargs)
     center_optimizer = None
     if center_criterion is not None:
         center_optimizer = torch.optim.SGD(center_criterion.parameters(), lr=cfg.SOLVER.CENTER_LR)
