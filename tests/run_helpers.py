@@ -56,6 +56,7 @@ def run_tool(tool, *args, cwd=None):
     return subprocess.run([sys.executable, os.path.join(ROOT, "tools", tool), *args], cwd=cwd or ROOT,
                           capture_output=True, text=True, env=env, timeout=600)
 
+
 # A tiny built-in synthetic dataset: 8 training ids, 6 test ids.
 TINY_SYNTHETIC = ["DATASETS.NAMES", "synthetic", "DATASETS.SYNTHETIC.NUM_TRAIN_IDS", "8",
                   "DATASETS.SYNTHETIC.NUM_TEST_IDS", "6", "DATASETS.SYNTHETIC.IMAGES_PER_ID", "8",

@@ -9,7 +9,7 @@ import ignite.distributed as idist
 import torch
 from ignite.engine import Events
 from ignite.handlers import Checkpoint, ProgressBar
-from ignite.metrics import RunningAverage
+from ignite.metrics import Average, RunningAverage
 from ignite.utils import manual_seed
 
 from ..data.build import make_data_loaders
@@ -121,7 +121,9 @@ def train(cfg):
 
     trainer.add_event_handler(Events.EPOCH_COMPLETED, lambda _: scheduler.step())
     for name in ("loss", "acc"):
+        # a smoothed value for the iteration logs, the epoch's mean for the epoch line and epochs.json
         RunningAverage(output_transform=lambda out, n=name: out[n]).attach(trainer, name)
+        Average(output_transform=lambda out, n=name: out[n]).attach(trainer, "epoch_" + name)
     if sys.stdout.isatty() and idist.get_rank() == 0:
         ProgressBar(persist=False).attach(trainer, metric_names=["loss", "acc"])
         ProgressBar(persist=False, desc="Evaluating").attach(evaluator)
@@ -145,11 +147,11 @@ def train(cfg):
     def log_epoch(engine):
         seconds = time.perf_counter() - timer["start"]
         images = epoch_length * cfg.SOLVER.IMS_PER_BATCH
-        m = engine.state.metrics
-        logger.info("Epoch %d done. Time per batch: %.3f[s] Speed: %.1f[samples/s] Loss: %.3f Acc: %.3f",
-                    engine.state.epoch, seconds / epoch_length, images / seconds, m["loss"], m["acc"])
+        loss, acc = engine.state.metrics["epoch_loss"], engine.state.metrics["epoch_acc"]
+        logger.info("Epoch %d done. Time per batch: %.3f[s] Speed: %.1f[samples/s] Mean loss: %.3f Mean acc: %.3f",
+                    engine.state.epoch, seconds / epoch_length, images / seconds, loss, acc)
         if idist.get_rank() == 0:
-            record_epoch(cfg.OUTPUT_DIR, engine.state.epoch, m["loss"], m["acc"], optimizer.param_groups[0]["lr"])
+            record_epoch(cfg.OUTPUT_DIR, engine.state.epoch, loss, acc, optimizer.param_groups[0]["lr"])
 
     # (epoch, mAP, Rank-1) of model_best.pt; a resumed run starts from its history so far.
     evals = [e for e in load_history(cfg.OUTPUT_DIR)[1] if e["epoch"] <= trainer.state.epoch] if resume else []
