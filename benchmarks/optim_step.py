@@ -181,7 +181,8 @@ def main(argv=None):
     print(f"ResNet-50 (751 classes), {len(params)} tensors, {sum(p.numel() for p in params) / 1e6:.1f}M parameters; "
           f"{where}; torch {torch.__version__}; median of {repeats} interleaved rounds; {load_average()}")
     print()
-    print("| optimizer | ours ms | torch counterpart ms | ratio vs torch | naive loop ms | ratio vs naive | target met |")
+    print("| optimizer | ours ms | torch counterpart ms | ratio vs torch | naive loop ms | ratio vs naive "
+          "| target met |")
     print("|---|---|---|---|---|---|---|")
     memory_rows = []
     for name in names:

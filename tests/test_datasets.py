@@ -255,7 +255,8 @@ def write_csv(tmp_path, rows, header="path,pid,camid,split"):
 
 
 GOOD_ROWS = ["imgs/0.jpg,17,0,train", "imgs/1.jpg,17,1,train", "imgs/2.jpg,4,0,train", "imgs/3.jpg,9,2,query",
-             "imgs/4.jpg,9,1,gallery", "imgs/5.jpg,0,1,gallery", "imgs/6.jpg,-1,0,gallery", "", "imgs/7.jpg,12,3,gallery"]
+             "imgs/4.jpg,9,1,gallery", "imgs/5.jpg,0,1,gallery", "imgs/6.jpg,-1,0,gallery", "",
+             "imgs/7.jpg,12,3,gallery"]
 
 
 def test_csv_counts(tmp_path):

@@ -38,7 +38,8 @@ def test_layout_and_counts(small):
     ds, root = small
     folder = os.path.join(root, "synthetic", synthetic.dataset_key(synthetic.resolve_params(SMALL)))
     assert ds.dataset_dir == folder
-    files = {s: sorted(os.listdir(os.path.join(folder, s))) for s in ("bounding_box_train", "query", "bounding_box_test")}
+    splits = ("bounding_box_train", "query", "bounding_box_test")
+    files = {s: sorted(os.listdir(os.path.join(folder, s))) for s in splits}
     # every identity has images_per_id images; test ids are split into query and gallery
     assert len(files["bounding_box_train"]) == 4 * 6
     assert len(files["query"]) + len(files["bounding_box_test"]) == 6 * 6 + 4 + 3

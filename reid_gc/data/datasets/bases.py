@@ -72,7 +72,8 @@ class ImageDataset:
 
     def __repr__(self):
         return (f"<{type(self).__name__} {self.name}: train {self.num_train_pids} ids/{self.num_train_imgs} imgs, "
-                f"query {self.num_query_pids}/{self.num_query_imgs}, gallery {self.num_gallery_pids}/{self.num_gallery_imgs}>")
+                f"query {self.num_query_pids}/{self.num_query_imgs}, "
+                f"gallery {self.num_gallery_pids}/{self.num_gallery_imgs}>")
 
 
 def describe_folder(path, limit=8):

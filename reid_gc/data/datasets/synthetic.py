@@ -111,7 +111,8 @@ def plan_dataset(params):
         base = render.sample_appearance(rng)
         appearances[members[0]] = base
         for m in members[1:]:
-            appearances[m] = render.family_variant(base, rng, [appearances[x] for x in members if appearances[x] is not None])
+            relatives = [appearances[x] for x in members if appearances[x] is not None]
+            appearances[m] = render.family_variant(base, rng, relatives)
         i += size
 
     images = []  # (split, pid, camera index, person index or -1)

@@ -504,7 +504,8 @@ def make_scene(rng, kind, hue):
         for _ in range(int(rng.integers(3, 7))):
             x0, y0 = int(rng.uniform(0, w - 10)), int(rng.uniform(0, horizon - 10))
             x1, y1 = x0 + int(rng.uniform(10, 45)), y0 + int(rng.uniform(10, 50))
-            img[y0:min(y1, horizon), x0:x1] = _hsv(rng.random(), rng.uniform(0.1, 0.7) * SCENE_SAT, rng.uniform(0.2, 0.9))
+            colour = _hsv(rng.random(), rng.uniform(0.1, 0.7) * SCENE_SAT, rng.uniform(0.2, 0.9))
+            img[y0:min(y1, horizon), x0:x1] = colour
     else:  # fence / railing
         period = int(rng.integers(6, 14))
         rail = _hsv(rng.random(), rng.uniform(0, 0.3), rng.uniform(0.1, 0.6))
