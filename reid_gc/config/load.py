@@ -10,6 +10,7 @@ import os
 import yaml
 from yacs.config import CfgNode
 
+from ..optim.registry import resolve_optimizer
 from ..utils.errors import UserError
 from .defaults import CHOICES, get_defaults
 
@@ -141,6 +142,10 @@ def validate(cfg):
         raise UserError(f"config key SOLVER.WARMUP_ITERS must be 0 or more, got {cfg.SOLVER.WARMUP_ITERS}")
     if list(cfg.SOLVER.STEPS) != sorted(cfg.SOLVER.STEPS):
         raise UserError(f"config key SOLVER.STEPS must be increasing epochs, got {list(cfg.SOLVER.STEPS)}")
+    try:  # here rather than at optimizer construction, so a typo fails before any data is read or generated
+        resolve_optimizer(cfg.SOLVER.OPTIMIZER_NAME)
+    except ValueError as e:
+        raise UserError(f"SOLVER.OPTIMIZER_NAME: {e}") from None
     if cfg.MODEL.PRETRAIN_CHOICE == "self" and not cfg.MODEL.PRETRAIN_PATH:
         raise UserError("MODEL.PRETRAIN_CHOICE 'self' needs MODEL.PRETRAIN_PATH: the checkpoint to start from")
 
