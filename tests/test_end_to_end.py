@@ -77,3 +77,40 @@ def test_undecodable_image_is_named(market, tmp_path):
     assert r.returncode == 2
     lines = r.stderr.strip().splitlines()
     assert len(lines) == 1 and bad in lines[0] and "cannot be decoded" in lines[0]
+
+
+def snapshot(folder):
+    """Every file below folder -> its bytes."""
+    found = {}
+    for dirpath, _, files in os.walk(folder):
+        for name in files:
+            path = os.path.join(dirpath, name)
+            found[os.path.relpath(path, folder)] = open(path, "rb").read()
+    return found
+
+
+def test_a_run_that_fails_to_start_leaves_the_previous_run_alone_and_a_fresh_run_archives_it(
+        trained, market, tmp_path):
+    import shutil
+    _, out = trained
+    run_dir = str(tmp_path / "run")
+    shutil.copytree(out, run_dir)
+    before = snapshot(run_dir)
+    base = ["--config_file", "configs/softmax_triplet_with_center.yml", "DATASETS.ROOT_DIR", market,
+            "OUTPUT_DIR", run_dir, *SMALL]
+    # fails after the dataset is read, while building the model: nothing in OUTPUT_DIR may change
+    r = run_tool("train.py", *base, "MODEL.PRETRAIN_CHOICE", "imagenet", "MODEL.PRETRAIN_PATH",
+                 str(tmp_path / "missing.pth"))
+    assert r.returncode == 2 and "MODEL.PRETRAIN_PATH" in r.stderr
+    assert snapshot(run_dir) == before
+
+    # a fresh run that starts moves the previous run, byte for byte, into archive/<time>/
+    r = run_tool("train.py", *base, "SOLVER.MAX_EPOCHS", "1")
+    assert r.returncode == 0, r.stderr[-3000:]
+    archives = os.listdir(os.path.join(run_dir, "archive"))
+    assert len(archives) == 1
+    assert snapshot(os.path.join(run_dir, "archive", archives[0])) == before
+    log = open(os.path.join(run_dir, "log.txt")).read()
+    assert "moved the previous run's files" in log and "Validation Results - Epoch: 2" not in log
+    assert log.index("running with config file") < log.index("Dataset statistics") < log.index("Epoch[1]")
+    assert [h["epoch"] for h in json.load(open(os.path.join(run_dir, "metrics.json")))] == [1]

@@ -86,7 +86,9 @@ def build_components(cfg, num_classes, device, pretrained=True):
     return Components(model, net, loss_fn, center, optimizer, center_optimizer, scheduler, trainer, scaler)
 
 
-def train(cfg):
+def train(cfg, start_output=None):
+    """Train as cfg says and return the last evaluation's result. start_output() is called once everything
+    is built (and a resumed checkpoint loaded), before anything is written to OUTPUT_DIR."""
     device = resolve_device(cfg, idist.get_local_rank())
     manual_seed(cfg.SOLVER.SEED)
     data = make_data_loaders(cfg)
@@ -113,6 +115,9 @@ def train(cfg):
                             "resume with the config it was trained with") from None
         # The samplers draw epoch e from (seed, e): continue with the epoch after the checkpoint's.
         data.train_loader.sampler.set_epoch(trainer.state.epoch)
+    if start_output is not None:
+        start_output()
+    if resume:
         logger.info("resumed from %s at epoch %d", resume, trainer.state.epoch)
         if trainer.state.epoch >= max_epochs:
             logger.info("%s already completed %d epochs (SOLVER.MAX_EPOCHS %d): nothing to do; raise "
