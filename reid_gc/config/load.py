@@ -10,7 +10,8 @@ import os
 import yaml
 from yacs.config import CfgNode
 
-from ..optim.registry import resolve_optimizer
+from ..losses.build import loss_names
+from ..solver.optimizer import optimizer_class
 from ..utils.errors import UserError
 from .defaults import CHOICES, get_defaults
 
@@ -129,23 +130,12 @@ def validate(cfg):
         raise UserError(
             f"SOLVER.IMS_PER_BATCH ({cfg.SOLVER.IMS_PER_BATCH}) must be a multiple of DATALOADER.NUM_INSTANCE "
             f"({cfg.DATALOADER.NUM_INSTANCE}) for the P x K sampler '{cfg.DATALOADER.SAMPLER}'")
-    if cfg.MODEL.IF_WITH_CENTER == "no" and cfg.MODEL.METRIC_LOSS_TYPE != "triplet":
-        raise UserError(
-            f"MODEL.METRIC_LOSS_TYPE '{cfg.MODEL.METRIC_LOSS_TYPE}' needs MODEL.IF_WITH_CENTER 'yes'; "
-            "without center loss use 'triplet'")
-    if cfg.MODEL.IF_WITH_CENTER == "yes" and cfg.MODEL.METRIC_LOSS_TYPE == "triplet":
-        raise UserError("MODEL.IF_WITH_CENTER 'yes' needs MODEL.METRIC_LOSS_TYPE 'center' or 'triplet_center'")
-    if cfg.MODEL.METRIC_LOSS_TYPE == "triplet_center" and cfg.DATALOADER.SAMPLER == "softmax":
-        raise UserError("MODEL.METRIC_LOSS_TYPE 'triplet_center' needs identities in pairs: "
-                        "set DATALOADER.SAMPLER 'softmax_triplet'")
+    loss_names(cfg.DATALOADER.SAMPLER, cfg.MODEL.IF_WITH_CENTER, cfg.MODEL.METRIC_LOSS_TYPE)
     if cfg.SOLVER.WARMUP_METHOD == "linear" and cfg.SOLVER.WARMUP_ITERS < 0:
         raise UserError(f"config key SOLVER.WARMUP_ITERS must be 0 or more, got {cfg.SOLVER.WARMUP_ITERS}")
     if list(cfg.SOLVER.STEPS) != sorted(cfg.SOLVER.STEPS):
         raise UserError(f"config key SOLVER.STEPS must be increasing epochs, got {list(cfg.SOLVER.STEPS)}")
-    try:  # here rather than at optimizer construction, so a typo fails before any data is read or generated
-        resolve_optimizer(cfg.SOLVER.OPTIMIZER_NAME)
-    except ValueError as e:
-        raise UserError(f"SOLVER.OPTIMIZER_NAME: {e}") from None
+    optimizer_class(cfg.SOLVER.OPTIMIZER_NAME)  # a typo fails here, before any data is read or generated
     if cfg.MODEL.PRETRAIN_CHOICE == "self" and not cfg.MODEL.PRETRAIN_PATH:
         raise UserError("MODEL.PRETRAIN_CHOICE 'self' needs MODEL.PRETRAIN_PATH: the checkpoint to start from")
 

@@ -48,7 +48,9 @@ class ReidLoss:
         return f"ReidLoss({' + '.join(terms)})"
 
 
-def _loss_names(sampler, with_center, metric):
+def loss_names(sampler, with_center, metric):
+    """The losses DATALOADER.SAMPLER, MODEL.IF_WITH_CENTER and MODEL.METRIC_LOSS_TYPE combine; a UserError
+    for a combination that is not one of the strong baseline's."""
     if with_center == "no":
         if metric != "triplet":
             raise UserError(f"MODEL.METRIC_LOSS_TYPE '{metric}' needs MODEL.IF_WITH_CENTER 'yes'; "
@@ -73,7 +75,7 @@ def _loss_names(sampler, with_center, metric):
 
 def make_loss(cfg, num_classes, feat_dim):
     """(loss_fn, center_criterion): center_criterion is the CenterLoss module (its own optimizer) or None."""
-    names = _loss_names(cfg.DATALOADER.SAMPLER, cfg.MODEL.IF_WITH_CENTER, cfg.MODEL.METRIC_LOSS_TYPE)
+    names = loss_names(cfg.DATALOADER.SAMPLER, cfg.MODEL.IF_WITH_CENTER, cfg.MODEL.METRIC_LOSS_TYPE)
     smooth = cfg.MODEL.IF_LABELSMOOTH
     if smooth not in ("on", "off"):
         raise UserError(f"config key MODEL.IF_LABELSMOOTH is {smooth!r}; accepted values: on, off")

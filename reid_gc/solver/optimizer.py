@@ -22,13 +22,18 @@ def param_groups(cfg, model):
     return [g for g in groups if g["params"]]
 
 
+def optimizer_class(name):
+    """The optimizer class SOLVER.OPTIMIZER_NAME `name` stands for; a UserError listing the valid names if none."""
+    try:
+        return resolve_optimizer(name)
+    except ValueError as e:
+        raise UserError(f"SOLVER.OPTIMIZER_NAME: {e}") from None
+
+
 def make_optimizer(cfg, model, center_criterion=None):
     """Returns (optimizer, center_optimizer or None)."""
     name = cfg.SOLVER.OPTIMIZER_NAME
-    try:
-        cls = resolve_optimizer(name)
-    except ValueError as e:
-        raise UserError(f"SOLVER.OPTIMIZER_NAME: {e}") from None
+    cls = optimizer_class(name)
     kwargs = {"lr": cfg.SOLVER.BASE_LR}
     accepted = inspect.signature(cls).parameters
     if name.startswith("SGD") and "momentum" in accepted:
