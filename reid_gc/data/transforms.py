@@ -49,17 +49,24 @@ def draw_augmentation(n, height, width, flip_prob, padding, erase_prob, generato
     return flip, offsets, boxes
 
 
+def pixel_statistics(cfg):
+    """INPUT.PIXEL_MEAN and PIXEL_STD on the 0..255 scale of uint8 images, shaped (1, 3, 1, 1)."""
+    return (torch.tensor(cfg.INPUT.PIXEL_MEAN).view(1, 3, 1, 1) * 255,
+            torch.tensor(cfg.INPUT.PIXEL_STD).view(1, 3, 1, 1) * 255)
+
+
 class BatchTransform:
     """uint8 images (N, 3, H, W) on any device -> normalised float32, augmented when `train`."""
 
     def __init__(self, cfg, train):
         self.train = train
-        self.mean = torch.tensor(cfg.INPUT.PIXEL_MEAN).view(1, 3, 1, 1) * 255
-        self.std = torch.tensor(cfg.INPUT.PIXEL_STD).view(1, 3, 1, 1) * 255
+        self.mean, self.std = pixel_statistics(cfg)
         self.flip_prob, self.padding, self.erase_prob = cfg.INPUT.PROB, cfg.INPUT.PADDING, cfg.INPUT.RE_PROB
 
     def normalize(self, x):
-        return (x.float() - self.mean.to(x.device)) / self.std.to(x.device)
+        if self.mean.device != x.device:  # moved once, not copied to the device for every batch
+            self.mean, self.std = self.mean.to(x.device), self.std.to(x.device)
+        return (x.float() - self.mean) / self.std
 
     def __call__(self, images, generator=None):
         if not self.train:

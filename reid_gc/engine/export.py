@@ -6,6 +6,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
+from ..data.transforms import pixel_statistics
 from ..utils.atomic import atomic_path
 from ..utils.errors import UserError
 
@@ -20,8 +21,9 @@ class RetrievalModel(torch.nn.Module):
         super().__init__()
         self.model = model.eval()
         self.feat_norm = cfg.TEST.FEAT_NORM == "yes"
-        self.register_buffer("mean", torch.tensor(cfg.INPUT.PIXEL_MEAN).view(1, 3, 1, 1) * 255)
-        self.register_buffer("std", torch.tensor(cfg.INPUT.PIXEL_STD).view(1, 3, 1, 1) * 255)
+        mean, std = pixel_statistics(cfg)
+        self.register_buffer("mean", mean)
+        self.register_buffer("std", std)
 
     def forward(self, images):
         feats = self.model((images.float() - self.mean) / self.std)
