@@ -50,11 +50,8 @@ def main():
     trained = evaluate_model(cfg, build_inference_model(cfg, dataset.num_train_pids, torch.device("cpu")), dataset)
     rows.append(("trained quickstart model", trained))
     manual_seed(cfg.SOLVER.SEED)
-    scratch = cfg.clone()
-    scratch.defrost()
-    scratch.MODEL.PRETRAIN_CHOICE = "scratch"
-    rows.append(("same network, untrained", evaluate_model(cfg, build_model(scratch, dataset.num_train_pids),
-                                                           dataset)))
+    untrained = build_model(cfg, dataset.num_train_pids, pretrained=False)
+    rows.append(("same network, untrained", evaluate_model(cfg, untrained, dataset)))
     (qp, qc), (gp, gc) = labels(dataset.query), labels(dataset.gallery)
     raw = evaluate_features(thumbnails(dataset.query), thumbnails(dataset.gallery), qp, gp, qc, gc)
     rows.append(("nearest neighbour on raw pixels (32x16)", raw))

@@ -24,10 +24,7 @@ def build_inference_model(cfg, num_classes, device):
                         "e.g. TEST.WEIGHT out/market/model_best.pt")
     if not os.path.isfile(cfg.TEST.WEIGHT):
         raise UserError(f"TEST.WEIGHT {cfg.TEST.WEIGHT} is not a file: give the path of a checkpoint")
-    build_cfg = cfg.clone()
-    build_cfg.defrost()
-    build_cfg.MODEL.PRETRAIN_CHOICE = "scratch"  # every weight comes from TEST.WEIGHT
-    model = build_model(build_cfg, num_classes)
+    model = build_model(cfg, num_classes, pretrained=False)  # every weight comes from TEST.WEIGHT
     load_model_weights(model, cfg.TEST.WEIGHT, skip_classifier=True)
     return prepare_model(cfg, model, device)
 

@@ -66,11 +66,7 @@ class Components:
 def build_components(cfg, num_classes, device, pretrained=True):
     """Model, losses, optimizers, schedule and the training engine the config describes; with
     pretrained=False the model starts random (its weights are about to come from a checkpoint)."""
-    if not pretrained:
-        cfg = cfg.clone()
-        cfg.defrost()
-        cfg.MODEL.PRETRAIN_CHOICE = "scratch"
-    model = build_model(cfg, num_classes)
+    model = build_model(cfg, num_classes, pretrained)
     loss_fn, center = make_loss(cfg, num_classes, model.in_planes)
     net = prepare_model(cfg, model, device)
     if center is not None:
