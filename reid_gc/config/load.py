@@ -12,6 +12,7 @@ from yacs.config import CfgNode
 
 from ..losses.build import loss_names
 from ..solver.optimizer import optimizer_class
+from ..utils.atomic import write_text
 from ..utils.errors import UserError
 from .defaults import CHOICES, get_defaults
 
@@ -174,6 +175,4 @@ def load_config(config_file="", opts=(), freeze=True):
 
 def save_config(cfg, path):
     """Write the merged configuration as yml that load_config reads back to the same values."""
-    from ..utils.atomic import write_text
-
     write_text(path, cfg.dump())

@@ -9,7 +9,7 @@ from torch.utils.data import DataLoader
 from ..data.build import _collate
 from ..data.image_dataset import ImageDataset
 from ..data.transforms import build_loader_transform
-from ..utils.atomic import atomic_path
+from ..utils.atomic import atomic_path, write_text
 from ..utils.errors import UserError
 from .evaluator import create_feature_engine
 
@@ -59,8 +59,6 @@ def save_features(path, names, features):
         with atomic_path(path) as tmp:
             with open(tmp, "wb") as f:
                 np.save(f, features.numpy())
-        with atomic_path(names_path) as tmp:
-            with open(tmp, "w", encoding="utf-8") as f:
-                f.write("\n".join(names) + "\n")
+        write_text(names_path, "\n".join(names) + "\n")
         return [path, names_path]
     raise UserError(f"--output {path} must end in .pt or .npy")
