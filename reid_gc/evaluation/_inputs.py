@@ -35,14 +35,18 @@ def work_dtype(*tensors):
     return torch.float64 if any(t.dtype == torch.float64 for t in tensors) else torch.float32
 
 
+def block_budget(device):
+    """Elements of one working block on `device`."""
+    return CUDA_BLOCK_ELEMENTS if torch.device(device).type == "cuda" else CPU_BLOCK_ELEMENTS
+
+
 def rows_per_block(num_cols, device, chunk_size=None, scale=1):
     """Rows per block: `chunk_size` when given, else what fits `scale` times the element budget."""
     if chunk_size is not None:
         if isinstance(chunk_size, bool) or int(chunk_size) != chunk_size or chunk_size < 1:
             raise UserError(f"chunk_size must be a positive whole number of rows, got {chunk_size!r}")
         return int(chunk_size)
-    budget = CUDA_BLOCK_ELEMENTS if torch.device(device).type == "cuda" else CPU_BLOCK_ELEMENTS
-    return max(1, scale * budget // max(1, num_cols))
+    return max(1, scale * block_budget(device) // max(1, num_cols))
 
 
 def require_finite(t, what):

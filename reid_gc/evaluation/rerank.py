@@ -28,7 +28,7 @@ import numpy as np
 import torch
 
 from ..utils.errors import UserError
-from ._inputs import CPU_BLOCK_ELEMENTS, CUDA_BLOCK_ELEMENTS, chunks, features_pair, rows_per_block
+from ._inputs import block_budget, chunks, features_pair, rows_per_block
 from .distance import squared_norms
 
 logger = logging.getLogger(__name__)
@@ -43,10 +43,6 @@ def _check_params(k1, k2, lambda_value):
         raise UserError(f"re-ranking lambda must be between 0 and 1, got {lambda_value!r}: "
                         f"set TEST.RE_RANKING_LAMBDA (default 0.3)")
     return int(k1), int(k2), float(lambda_value)
-
-
-def _budget(device):
-    return CUDA_BLOCK_ELEMENTS if device.type == "cuda" else CPU_BLOCK_ELEMENTS
 
 
 def _segments(starts, lengths):
@@ -274,7 +270,7 @@ def re_ranking(qf, gf, k1=20, k2=6, lambda_value=0.3, chunk_size=None):
     num_query = qf.shape[0]
     feats = torch.cat([qf, gf])
     n, device = feats.shape[0], feats.device
-    budget = _budget(device)
+    budget = block_budget(device)
     k_recip = min(k1 + 1, n)
     k_half = min(int(round(k1 / 2)) + 1, n)  # round half to even, as numpy's around in the paper's code
     k_qe = min(k2, n)
