@@ -21,6 +21,7 @@ sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
 import reid_gc.optim as gco  # noqa: E402
+from reid_gc.optim.registry import FIXED  # noqa: E402
 from _common import median, peak_extra_mb, pick_device, time_call  # noqa: E402
 
 # family -> (torch counterpart, hyper-parameters used for ours, torch's and the naive loop)
@@ -30,8 +31,7 @@ FAMILIES = {
     "AdamW": ("AdamW", dict(lr=3.5e-4, weight_decay=5e-4)),
     "Adagrad": ("Adagrad", dict(lr=0.01, weight_decay=5e-4)),
 }
-NAMES = ["SGD_GC", "SGD_GCC", "SGDW", "SGDW_GC", "SGDW_GCC", "Adam_GC", "Adam_GCC", "Adam_GC2", "Adam_GCC2",
-         "AdamW", "AdamW_GC", "AdamW_GCC", "AdamW_GC2", "AdamW_GCC2", "Adagrad_GC", "Adagrad_GCC"]
+NAMES = list(FIXED)  # the fixed family, in the registry's (family) order
 
 
 def family(name):

@@ -17,6 +17,7 @@ from PIL import Image  # noqa: E402
 
 from reid_gc.config import load_config  # noqa: E402
 from reid_gc.data.build import load_dataset, make_val_loader  # noqa: E402
+from reid_gc.engine.cli import run_cli  # noqa: E402
 from reid_gc.engine.evaluator import METRIC_NAME, create_evaluator  # noqa: E402
 from reid_gc.engine.test_loop import build_inference_model  # noqa: E402
 from reid_gc.evaluation import evaluate_features  # noqa: E402
@@ -39,11 +40,11 @@ def labels(records):
     return np.array([r[1] for r in records]), np.array([r[2] for r in records])
 
 
-def main():
+def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--config", default="configs/quickstart.yml")
     parser.add_argument("--weight", default="out/quickstart/model_best.pt")
-    args = parser.parse_args()
+    args = parser.parse_args(argv)
     cfg = load_config(args.config, ["MODEL.DEVICE", "cpu", "TEST.WEIGHT", args.weight])
     dataset = load_dataset(cfg)
     rows = []
@@ -64,4 +65,4 @@ def main():
 
 
 if __name__ == "__main__":
-    main()
+    run_cli(main)  # a missing checkpoint or dataset: one line, exit 2

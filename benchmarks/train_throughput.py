@@ -17,9 +17,11 @@ import tempfile
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")  # as tools/train.py does
 
 import torch  # noqa: E402
+from _common import sync, time_call  # noqa: E402
 from ignite.engine import Events  # noqa: E402
 from ignite.utils import manual_seed  # noqa: E402
 
@@ -51,8 +53,7 @@ def time_pipeline(trainer, loader, warmup, iters, device):
         if engine.state.iteration == warmup:
             marks["start"] = time.perf_counter()
         if engine.state.iteration == warmup + iters:
-            if device.type == "cuda":
-                torch.cuda.synchronize()
+            sync(device)
             marks["end"] = time.perf_counter()
 
     handle = trainer.add_event_handler(Events.ITERATION_COMPLETED, mark)
@@ -66,14 +67,12 @@ def time_bare(trainer, batch, warmup, iters, device):
     batch = tuple(t.to(device) for t in batch)
     for _ in range(warmup):
         trainer._process_function(trainer, batch)
-    if device.type == "cuda":
-        torch.cuda.synchronize()
-    start = time.perf_counter()
-    for _ in range(iters):
-        trainer._process_function(trainer, batch)
-    if device.type == "cuda":
-        torch.cuda.synchronize()
-    return time.perf_counter() - start
+
+    def run():
+        for _ in range(iters):
+            trainer._process_function(trainer, batch)
+
+    return time_call(run, device)
 
 
 def main():
