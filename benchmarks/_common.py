@@ -1,8 +1,15 @@
-"""Small helpers shared by the benchmarks: synchronized timing, medians, peak memory."""
+"""Small helpers shared by the benchmarks: synchronized timing, medians, peak memory.
+
+Imported before torch by every benchmark (its import sorts first), so it sets what the commands set:
+passive OpenMP waiting, as reid_gc.cli does (spinning threads lose whole time slices on busy cores).
+"""
+import os
 import statistics
 import time
 
-import torch
+os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+
+import torch  # noqa: E402  (after the environment above)
 
 
 def pick_device(name=None):

@@ -33,14 +33,13 @@ import subprocess
 import sys
 import time
 
+from _common import pick_device, sync
+
 import numpy as np
 import torch
 
-sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from _common import pick_device, sync  # noqa: E402
-from reid_gc.evaluation import evaluate, evaluate_features, re_ranking  # noqa: E402
-from reid_gc.utils.errors import UserError  # noqa: E402
+from reid_gc.evaluation import evaluate, evaluate_features, re_ranking
+from reid_gc.utils.errors import UserError
 
 PARTS = {
     "a": "a) ours: evaluate_features",

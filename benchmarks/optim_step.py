@@ -12,17 +12,14 @@ GPU: <= 1.15x torch and >= 5x faster than naive.
 import argparse
 import itertools
 import os
-import sys
+
+from _common import median, peak_extra_mb, pick_device, time_call
 
 import torch
 import torchvision
 
-sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-
-import reid_gc.optim as gco  # noqa: E402
-from reid_gc.optim.registry import FIXED  # noqa: E402
-from _common import median, peak_extra_mb, pick_device, time_call  # noqa: E402
+import reid_gc.optim as gco
+from reid_gc.optim.registry import FIXED
 
 # family -> (torch counterpart, hyper-parameters used for ours, torch's and the naive loop)
 FAMILIES = {

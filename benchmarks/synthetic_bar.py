@@ -5,23 +5,19 @@ against nearest neighbour on raw pixels (L2-normalised 32x16 thumbnails), all un
     python benchmarks/synthetic_bar.py [--config configs/quickstart.yml] [--weight out/quickstart/model_best.pt]
 """
 import argparse
-import os
-import sys
 
-sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+import numpy as np
+import torch
+from ignite.utils import manual_seed
+from PIL import Image
 
-import numpy as np  # noqa: E402
-import torch  # noqa: E402
-from ignite.utils import manual_seed  # noqa: E402
-from PIL import Image  # noqa: E402
-
-from reid_gc.config import load_config  # noqa: E402
-from reid_gc.data.build import load_dataset, make_val_loader  # noqa: E402
-from reid_gc.engine.cli import run_cli  # noqa: E402
-from reid_gc.engine.evaluator import METRIC_NAME, create_evaluator  # noqa: E402
-from reid_gc.engine.test_loop import build_inference_model  # noqa: E402
-from reid_gc.evaluation import evaluate_features  # noqa: E402
-from reid_gc.modeling import build_model  # noqa: E402
+from reid_gc.cli.common import run_cli
+from reid_gc.config import load_config
+from reid_gc.data.build import load_dataset, make_val_loader
+from reid_gc.engine.evaluator import METRIC_NAME, create_evaluator
+from reid_gc.engine.testing import build_inference_model
+from reid_gc.evaluation import evaluate_features
+from reid_gc.modeling import build_model
 
 
 def evaluate_model(cfg, model, dataset):

@@ -12,22 +12,18 @@ Market-1501's 12,936 images. Every figure is the median of --repeats timed runs,
 import argparse
 import os
 import statistics
-import sys
 import tempfile
 import time
 
-sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")  # as tools/train.py does
+from _common import sync, time_call
 
-import torch  # noqa: E402
-from _common import sync, time_call  # noqa: E402
-from ignite.engine import Events  # noqa: E402
-from ignite.utils import manual_seed  # noqa: E402
+import torch
+from ignite.engine import Events
+from ignite.utils import manual_seed
 
-from reid_gc.config import load_config  # noqa: E402
-from reid_gc.data.build import load_dataset, make_data_loaders  # noqa: E402
-from reid_gc.engine.train_loop import build_components  # noqa: E402
+from reid_gc.config import load_config
+from reid_gc.data.build import load_dataset, make_data_loaders
+from reid_gc.engine.training import build_components
 
 MODES = {
     "fp32": [],

@@ -111,7 +111,6 @@ def main(argv):
     import time
 
     logging.basicConfig(level=logging.INFO, format="%(message)s")
-    sys.path.insert(0, os.path.join(os.path.dirname(__file__), ".."))
     from reid_gc.data.datasets import init_dataset
 
     parser = argparse.ArgumentParser()

@@ -1,4 +1,4 @@
-"""reid_gc.utils.checkpoint: safe loading, state-dict extraction and fitting weights to a model."""
+"""reid_gc.utils.weights: safe loading, state-dict extraction and fitting weights to a model."""
 import pickle
 
 import pytest
@@ -6,8 +6,8 @@ import torch
 from torch import nn
 
 from reid_gc.modeling import Baseline
-from reid_gc.utils.checkpoint import load_model_weights, model_state_from, safe_load
 from reid_gc.utils.errors import UserError
+from reid_gc.utils.weights import load_model_weights, model_state_from, safe_load
 
 
 class _Payload:

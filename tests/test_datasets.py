@@ -2,13 +2,12 @@
 import os
 
 import pytest
+from fixtures_datasets import make_files
 
 from reid_gc.data.datasets import DATASETS, init_dataset, init_datasets
 from reid_gc.data.datasets.combined import CombinedDataset
 from reid_gc.data.datasets.market1501 import Market1501
 from reid_gc.utils.errors import UserError
-
-from fixtures_datasets import make_files
 
 
 def stats(ds):

@@ -10,7 +10,7 @@ from run_helpers import SMALL, TINY_SYNTHETIC, run_tool
 from reid_gc.config import load_config
 from reid_gc.data.build import load_dataset, make_val_loader
 from reid_gc.engine.evaluator import METRIC_NAME, create_evaluator
-from reid_gc.engine.test_loop import build_inference_model
+from reid_gc.engine.testing import build_inference_model
 from reid_gc.modeling import build_model
 
 CONFIG = "configs/softmax_triplet.yml"

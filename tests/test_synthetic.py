@@ -6,13 +6,11 @@ from collections import Counter, defaultdict
 
 import numpy as np
 import pytest
+from fixtures_datasets import plain_map_cmc, raw_pixel_nn
 from PIL import Image
 
-from reid_gc.data.datasets import init_dataset, init_datasets
-from reid_gc.data.datasets import synthetic
+from reid_gc.data.datasets import init_dataset, init_datasets, synthetic
 from reid_gc.utils.errors import UserError
-
-from fixtures_datasets import plain_map_cmc, raw_pixel_nn
 
 SMALL = dict(num_train_ids=4, num_test_ids=6, num_cameras=3, images_per_id=6, num_distractors=4, num_junk=3, seed=0)
 

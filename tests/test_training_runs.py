@@ -76,7 +76,7 @@ KILL_DURING_SAVE = r"""
 import os, signal, sys, torch
 from ignite.engine import Engine
 from ignite.handlers import Checkpoint
-from reid_gc.engine.checkpointing import SafeDiskSaver
+from reid_gc.engine.checkpoints import SafeDiskSaver
 out = sys.argv[1]
 model = torch.nn.Linear(200, 200)
 engine = Engine(lambda e, b: None)
@@ -99,7 +99,7 @@ ckpt(engine)
 
 def test_kill_during_a_checkpoint_write_keeps_the_previous_one(tmp_path):
     from reid_gc.config import load_config
-    from reid_gc.engine.checkpointing import list_checkpoints, resolve_resume
+    from reid_gc.engine.checkpoints import list_checkpoints, resolve_resume
 
     r = subprocess.run([sys.executable, "-c", KILL_DURING_SAVE, str(tmp_path)], cwd=ROOT, capture_output=True)
     assert r.returncode == -signal.SIGKILL
@@ -136,7 +136,7 @@ def test_malicious_checkpoint_is_refused_on_resume(data_root, tmp_path):
 
 
 def test_nan_loss_stops_with_epoch_and_iteration(tmp_path):
-    from reid_gc.engine.trainer import NonFiniteLossError, create_trainer
+    from reid_gc.engine.train_step import NonFiniteLossError, create_trainer
 
     model = torch.nn.Sequential(torch.nn.Flatten(), torch.nn.Linear(12, 3))
     calls = []

@@ -7,8 +7,16 @@ import torch
 from PIL import Image
 
 from reid_gc.evaluation import save_ranked_lists
-from reid_gc.evaluation.visualize import (BORDER, FALSE_MATCH, GAP, QUERY_FRAME, QUERY_GAP, TRUE_MATCH,
-                                          cell_box, select_queries)
+from reid_gc.evaluation.visualize import (
+    BORDER,
+    FALSE_MATCH,
+    GAP,
+    QUERY_FRAME,
+    QUERY_GAP,
+    TRUE_MATCH,
+    cell_box,
+    select_queries,
+)
 from reid_gc.utils.errors import UserError
 
 SIZE = (20, 10)  # (height, width) of each image in the picture

@@ -29,7 +29,7 @@ class DataBundle:
     dataset: object  # the parsed dataset: .train, .query, .gallery records
 
 
-def _collate(batch):
+def collate_images(batch):
     imgs, pids, camids, indices = zip(*batch)
     return torch.stack(imgs), torch.tensor(pids), torch.tensor(camids), torch.tensor(indices)
 
@@ -64,7 +64,7 @@ def make_val_loader(cfg, dataset):
         ImageDataset(records, build_loader_transform(cfg, is_train=False)),
         batch_size=cfg.TEST.IMS_PER_BATCH,
         sampler=ShardedSequentialSampler(len(records), rank, world),
-        num_workers=_num_workers(cfg), collate_fn=_collate, pin_memory=torch.cuda.is_available(),
+        num_workers=_num_workers(cfg), collate_fn=collate_images, pin_memory=torch.cuda.is_available(),
     )
 
 
@@ -87,7 +87,7 @@ def make_data_loaders(cfg, dataset=None):
     train_loader = DataLoader(
         ImageDataset(dataset.train, build_loader_transform(cfg, is_train=True)),
         batch_size=batch // world, sampler=sampler, drop_last=True,
-        num_workers=workers, persistent_workers=workers > 0, collate_fn=_collate,
+        num_workers=workers, persistent_workers=workers > 0, collate_fn=collate_images,
         pin_memory=torch.cuda.is_available(),
     )
     return DataBundle(train_loader, make_val_loader(cfg, dataset), len(dataset.query),

@@ -4,7 +4,7 @@ from ignite.engine import Engine
 
 from ..data.transforms import BatchTransform
 from ..evaluation.metric import ReIDMetric
-from .trainer import autocast_context
+from .train_step import autocast_context
 
 METRIC_NAME = "reid"
 

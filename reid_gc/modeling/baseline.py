@@ -3,8 +3,8 @@ import logging
 
 from torch import nn
 
-from ..utils.checkpoint import load_model_weights
 from ..utils.errors import UserError
+from ..utils.weights import load_model_weights
 from .backbones import build_backbone, guess_resnet, resnet_spec
 from .pretrained import load_imagenet_weights
 

@@ -13,8 +13,8 @@ import sys
 
 import torch
 
-from ..utils.checkpoint import first_mismatch, model_state_from, safe_load
 from ..utils.errors import UserError
+from ..utils.weights import first_mismatch, model_state_from, safe_load
 from .backbones import guess_resnet, weights_file_name, weights_url
 
 logger = logging.getLogger(__name__)

@@ -12,8 +12,7 @@ from typing import Dict, List, Type
 from torch.optim import Optimizer
 
 from .adagrad import Adagrad_GC, Adagrad_GCC
-from .adam import (Adam_GC, Adam_GC2, Adam_GCC, Adam_GCC2, AdamW, AdamW_GC, AdamW_GC2, AdamW_GCC,
-                   AdamW_GCC2)
+from .adam import Adam_GC, Adam_GC2, Adam_GCC, Adam_GCC2, AdamW, AdamW_GC, AdamW_GC2, AdamW_GCC, AdamW_GCC2
 from .sgd import SGD_GC, SGD_GCC, SGDW, SGDW_GC, SGDW_GCC
 from .wrap import SUFFIXES, WRAPPABLE, gc_wrapped, torch_optimizers
 

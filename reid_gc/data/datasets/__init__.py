@@ -6,7 +6,7 @@ pipeline calls; it returns one dataset, or the union of several (see :class:`Com
 import logging
 
 from ...utils.errors import UserError
-from .bases import ImageDataset
+from .bases import BaseImageDataset
 from .combined import CombinedDataset
 from .csv_list import CSVDataset
 from .cuhk03 import CUHK03Detected, CUHK03Labeled
@@ -59,4 +59,4 @@ def init_datasets(names, root, **kwargs):
     return datasets[0] if len(datasets) == 1 else CombinedDataset(datasets)
 
 
-__all__ = ["DATASETS", "init_dataset", "init_datasets", "ImageDataset", "CombinedDataset"]
+__all__ = ["DATASETS", "init_dataset", "init_datasets", "BaseImageDataset", "CombinedDataset"]

@@ -27,7 +27,7 @@ def relabel(records):
     return [(path, mapping[pid], camid) for path, pid, camid in records]
 
 
-class ImageDataset:
+class BaseImageDataset:
     """Base class: holds ``train``/``query``/``gallery`` and the ``num_*`` statistics.
 
     Subclasses build the three lists and call :meth:`_set_splits`. ``OPTIONS`` names the keyword

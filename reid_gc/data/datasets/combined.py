@@ -1,8 +1,8 @@
 """Several datasets trained and tested as one (DATASETS.NAMES with more than one name)."""
-from .bases import ImageDataset
+from .bases import BaseImageDataset
 
 
-class CombinedDataset(ImageDataset):
+class CombinedDataset(BaseImageDataset):
     """The union of datasets, with ids and cameras shifted so that no two datasets share one.
 
     For dataset k (in the order given), with the sums taken over datasets 0..k-1:

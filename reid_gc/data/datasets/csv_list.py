@@ -11,7 +11,7 @@ import logging
 import os
 
 from ...utils.errors import UserError
-from .bases import ImageDataset, relabel
+from .bases import BaseImageDataset, relabel
 
 logger = logging.getLogger(__name__)
 
@@ -26,7 +26,7 @@ def _int(text):
     return None
 
 
-class CSVDataset(ImageDataset):
+class CSVDataset(BaseImageDataset):
     name = "csv"
 
     def __init__(self, root):

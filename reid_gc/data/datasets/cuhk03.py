@@ -8,13 +8,13 @@ camera of the pair, image index; .png or .jpg). 'cuhk03_labeled' reads the hand-
 import os
 import re
 
-from .bases import ImageDataset, find_dataset_dir
+from .bases import BaseImageDataset, find_dataset_dir
 from .market1501 import MARKET_SPLITS, load_market_layout
 
 PATTERN = re.compile(r"^(-1|\d+)_c(\d)_\d+\.(?:png|jpg|jpeg)$", re.IGNORECASE)
 
 
-class CUHK03NP(ImageDataset):
+class CUHK03NP(BaseImageDataset):
     kind = None  # 'labeled' or 'detected'
     FIX = ("download CUHK03-NP (github.com/zhunzhong07/person-re-ranking, CUHK03-NP) and unpack it so that "
            "DATASETS.ROOT_DIR/cuhk03-np/labeled and .../detected exist")

@@ -7,13 +7,13 @@ distractor identities have ordinary ids and are kept.
 import os
 import re
 
-from .bases import ImageDataset, find_dataset_dir
+from .bases import BaseImageDataset, find_dataset_dir
 from .market1501 import MARKET_SPLITS, load_market_layout
 
 PATTERN = re.compile(r"^(-1|\d+)_c(\d)_f\d+\.(?:jpg|jpeg|png)$", re.IGNORECASE)
 
 
-class DukeMTMCreID(ImageDataset):
+class DukeMTMCreID(BaseImageDataset):
     name = "dukemtmc"
     CANDIDATES = (os.path.join("dukemtmc-reid", "DukeMTMC-reID"), "DukeMTMC-reID")
     FIX = "download DukeMTMC-reID.zip and unpack it under DATASETS.ROOT_DIR/dukemtmc-reid"

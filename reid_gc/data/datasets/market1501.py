@@ -8,7 +8,7 @@ pid 0 (distractors) is kept in the gallery, camera ids become 0-based and traini
 import logging
 import os
 
-from .bases import ImageDataset, find_dataset_dir, market_pattern, relabel, scan_split
+from .bases import BaseImageDataset, find_dataset_dir, market_pattern, relabel, scan_split
 
 logger = logging.getLogger(__name__)
 
@@ -23,7 +23,7 @@ def load_market_layout(dataset_dir, title, pattern, example, fix, pid_range, cam
     return relabel(train), query, gallery
 
 
-class Market1501(ImageDataset):
+class Market1501(BaseImageDataset):
     name = "market1501"
     CANDIDATES = ("market1501", "Market-1501-v15.09.15", os.path.join("market1501", "Market-1501-v15.09.15"))
     FIX = "download Market-1501-v15.09.15.zip and unpack it under DATASETS.ROOT_DIR"

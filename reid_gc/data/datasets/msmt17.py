@@ -11,7 +11,7 @@ import logging
 import os
 
 from ...utils.errors import UserError
-from .bases import ImageDataset, describe_folder, relabel
+from .bases import BaseImageDataset, describe_folder, relabel
 
 logger = logging.getLogger(__name__)
 
@@ -78,7 +78,7 @@ def parse_list(list_path, image_dir):
     return records
 
 
-class MSMT17(ImageDataset):
+class MSMT17(BaseImageDataset):
     name = "msmt17"
 
     def __init__(self, root):

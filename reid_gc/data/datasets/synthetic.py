@@ -35,7 +35,7 @@ from PIL import Image
 from ...config.defaults import get_defaults
 from ...utils.errors import UserError
 from . import synthetic_render as render
-from .bases import ImageDataset, market_pattern
+from .bases import BaseImageDataset, market_pattern
 from .market1501 import MARKET_SPLITS, load_market_layout
 
 logger = logging.getLogger(__name__)
@@ -207,7 +207,7 @@ def ensure_generated(root, params):
     return final
 
 
-class Synthetic(ImageDataset):
+class Synthetic(BaseImageDataset):
     name = "synthetic"
     OPTIONS = OPTIONS
 

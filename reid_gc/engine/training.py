@@ -18,15 +18,15 @@ from ..losses import make_loss
 from ..modeling import build_model
 from ..solver import make_optimizer, make_scheduler
 from ..utils.atomic import atomic_path
-from ..utils.checkpoint import safe_load
-from ..utils.device import resolve_device
+from ..utils.device import prepare_model, resolve_device
 from ..utils.errors import UserError
-from .checkpointing import SafeDiskSaver, resolve_resume
+from ..utils.weights import safe_load
+from .checkpoints import SafeDiskSaver, resolve_resume
 from .evaluator import METRIC_NAME, create_evaluator
 from .monitor import attach_tensorboard, load_history, record_epoch, write_curves
 from .ranked_lists import write_ranked_lists
 from .report import append_metrics, log_result, result_entry
-from .trainer import create_trainer
+from .train_step import create_trainer
 
 logger = logging.getLogger(__name__)
 
@@ -34,20 +34,6 @@ logger = logging.getLogger(__name__)
 def _every(period, max_epochs):
     """Event filter: every `period` epochs and after the last one."""
     return lambda engine, epoch: epoch % period == 0 or epoch == max_epochs
-
-
-def prepare_model(cfg, model, device):
-    """Device, memory format, SyncBatchNorm and DistributedDataParallel (through ignite.distributed)."""
-    model = model.to(device)
-    if cfg.MODEL.CHANNELS_LAST == "yes":
-        model = model.to(memory_format=torch.channels_last)
-    if idist.get_world_size() > 1:
-        sync_bn = cfg.MODEL.SYNC_BN == "yes"
-        if sync_bn and device.type != "cuda":
-            logger.warning("MODEL.SYNC_BN 'yes' needs GPUs (torch's SyncBatchNorm): ignored on the CPU")
-            sync_bn = False
-        model = idist.auto_model(model, sync_bn=sync_bn)
-    return model
 
 
 @dataclass

@@ -6,12 +6,12 @@ import torch.nn.functional as F
 from ignite.engine import Events
 from torch.utils.data import DataLoader
 
-from ..data.build import _collate
+from ..data.build import collate_images
 from ..data.image_dataset import ImageDataset
 from ..data.transforms import build_loader_transform
+from ..engine.evaluator import create_feature_engine
 from ..utils.atomic import atomic_path, write_text
 from ..utils.errors import UserError
-from .evaluator import create_feature_engine
 
 IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png", ".bmp", ".webp")
 
@@ -35,7 +35,7 @@ def extract_folder(cfg, model, device, folder):
     records = [(os.path.join(folder, n), -1, -1) for n in names]
     loader = DataLoader(ImageDataset(records, build_loader_transform(cfg, is_train=False)),
                         batch_size=cfg.TEST.IMS_PER_BATCH, num_workers=min(cfg.DATALOADER.NUM_WORKERS, 4),
-                        collate_fn=_collate)
+                        collate_fn=collate_images)
     engine = create_feature_engine(cfg, model, device)
     feats = []
     engine.add_event_handler(Events.ITERATION_COMPLETED, lambda e: feats.append(e.state.output[0].cpu()))

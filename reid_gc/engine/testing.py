@@ -6,13 +6,12 @@ import ignite.distributed as idist
 
 from ..data.build import load_dataset, make_val_loader
 from ..modeling import build_model
-from ..utils.checkpoint import load_model_weights
-from ..utils.device import resolve_device
+from ..utils.device import prepare_model, resolve_device
 from ..utils.errors import UserError
+from ..utils.weights import load_model_weights
 from .evaluator import METRIC_NAME, create_evaluator
 from .ranked_lists import write_ranked_lists
 from .report import append_metrics, log_result, result_entry
-from .train_loop import prepare_model
 
 logger = logging.getLogger(__name__)
 

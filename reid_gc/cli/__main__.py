@@ -1,0 +1,3 @@
+from reid_gc.cli.main import main
+
+main()

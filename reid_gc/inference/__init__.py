@@ -1,0 +1,1 @@
+"""Using a trained model outside training: feature extraction and exports."""
