@@ -99,16 +99,17 @@ ckpt(engine)
 
 def test_kill_during_a_checkpoint_write_keeps_the_previous_one(tmp_path):
     from reid_gc.config import load_config
-    from reid_gc.engine.checkpointing import list_checkpoints, resolve_resume
+    from reid_gc.engine.checkpointing import find_resume
+    from reid_gc.utils.run_dir import RunDir
 
     r = subprocess.run([sys.executable, "-c", KILL_DURING_SAVE, str(tmp_path)], cwd=ROOT, capture_output=True)
     assert r.returncode == -signal.SIGKILL
     # the previous checkpoint is still there (n_saved=1 would have removed it first in plain ignite)
-    assert [e for e, _ in list_checkpoints(str(tmp_path))] == [1]
+    assert [e for e, _ in RunDir(str(tmp_path)).checkpoints()] == [1]
     cfg = load_config("", ["OUTPUT_DIR", str(tmp_path), "SOLVER.RESUME", "auto"])
-    path = resolve_resume(cfg)
-    assert path.endswith("checkpoint_1.pt")
-    assert "model" in torch.load(path, weights_only=True)
+    resume = find_resume(cfg)
+    assert resume.path.endswith("checkpoint_1.pt")
+    assert "model" in resume.state
 
 
 class Payload:

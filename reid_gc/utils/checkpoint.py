@@ -15,7 +15,7 @@ from collections.abc import Mapping
 import torch
 from torch import nn
 
-from .errors import UserError
+from .errors import UnreadableFileError, UserError
 
 logger = logging.getLogger(__name__)
 
@@ -76,13 +76,13 @@ def safe_load(path, what="checkpoint"):
                 f"{what} {path} holds arbitrary Python objects{detail} and was refused (loading it could run "
                 "code); save a state_dict instead (if you trust the file: "
                 "torch.save(torch.load(path, weights_only=False).state_dict(), new_path))") from None
-        raise UserError(f"{what} {path} is not a readable torch file (truncated or corrupt?)") from None
+        raise UnreadableFileError(f"{what} {path} is not a readable torch file (truncated or corrupt?)") from None
     except PermissionError:
         raise UserError(f"{what} {path} cannot be read (permission denied): fix its permissions") from None
     except MemoryError:
         raise
     except Exception:  # RuntimeError (zip reader), EOFError, OSError, KeyError, ...: unreadable bytes
-        raise UserError(f"{what} {path} is not a readable torch file (truncated or corrupt?)") from None
+        raise UnreadableFileError(f"{what} {path} is not a readable torch file (truncated or corrupt?)") from None
 
 
 def _is_state_dict(obj):
