@@ -77,3 +77,10 @@ def test_written_files_follow_the_umask(tmp_path, umask):
     want = 0o666 & ~umask
     for name in ("a.txt", "b.json", "plain.txt"):
         assert stat.S_IMODE(os.stat(tmp_path / name).st_mode) == want, name
+
+
+def test_the_readme_lists_every_artifact():
+    from reid_gc.utils.run_dir import ARTIFACTS
+
+    readme = open(os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "README.md")).read()
+    assert [name for name in ARTIFACTS if f"| `{name}` |" not in readme] == []

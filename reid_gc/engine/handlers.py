@@ -133,7 +133,7 @@ class PeriodicEvaluation:
         read them) lacks it."""
         missed = int(epoch > 0 and self.due(epoch) and epoch not in recorded)
         if idist.get_world_size() > 1:  # every process takes part in an evaluation: rank 0 decides
-            missed = int(idist.broadcast(torch.tensor(missed), src=0))
+            missed = int(idist.broadcast(float(missed), src=0))
         if missed:
             logger.info("epoch %d was not evaluated before the run stopped: evaluating it now", epoch)
             self.evaluate(epoch)
