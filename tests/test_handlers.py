@@ -155,3 +155,24 @@ def test_evaluate_missed_after_a_resume():
     evaluation.evaluate_missed(3, recorded=set())  # not due
     evaluation.evaluate_missed(5, recorded={2, 4})  # the last epoch is always due
     assert results == [4, 5]
+
+
+def test_tensorboard_records_the_lr_each_epoch_trained_with(tmp_path):
+    pytest.importorskip("tensorboard")
+    from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+
+    from reid_gc.engine.monitor import attach_tensorboard
+
+    p = torch.nn.Parameter(torch.zeros(1))
+    opt = torch.optim.SGD([p], lr=0.1)
+    scheduler = WarmupMultiStepLR(opt, steps=(2,), gamma=0.1, warmup_factor=0.5, warmup_iters=1)
+    trainer = Engine(lambda e, b: {"loss": 1.0, "acc": 0.5})
+    trainer.add_event_handler(Events.EPOCH_COMPLETED, lambda _: scheduler.step())
+    tb = attach_tensorboard(trainer, Engine(lambda e, b: None), opt, str(tmp_path))
+    trainer.run([0, 1], max_epochs=3)
+    tb.close()
+    (events,) = list(tmp_path.iterdir())
+    acc = EventAccumulator(str(events))
+    acc.Reload()
+    # the same rates, by hand, as in the epochs.json test above
+    assert [(s.step, round(s.value, 6)) for s in acc.Scalars("lr/group_0")] == [(1, 0.05), (2, 0.1), (3, 0.01)]
