@@ -45,6 +45,7 @@ def assert_same_state(a, b):
             assert a[k] == b[k], k
 
 
+@pytest.mark.slow
 def test_sigkill_after_a_checkpoint_then_resume_is_bitwise_equal(uninterrupted, data_root, tmp_path):
     out = str(tmp_path / "killed")
     cmd = [sys.executable, os.path.join(ROOT, "tools", "train.py"), *CONFIG, *RUN, "DATASETS.ROOT_DIR", data_root,
@@ -218,6 +219,7 @@ def test_fast_paths_train_like_the_default_path(opts, size, tol, default_runs, d
     assert os.path.isfile(os.path.join(str(tmp_path / "o"), "curves.png"))
 
 
+@pytest.mark.slow
 def test_two_process_gloo_run_evaluates_like_one_process(data_root, tmp_path):
     out = str(tmp_path / "ddp")
     env = dict(os.environ, PYTHONUNBUFFERED="1", OMP_NUM_THREADS="1")
