@@ -180,3 +180,18 @@ def test_load_model_weights_torchvision_file_hints_imagenet(tmp_path):
     with pytest.raises(UserError) as err:
         load_model_weights(_model(), path)
     assert "MODEL.PRETRAIN_CHOICE 'imagenet'" in _message(err)
+
+
+def test_safe_load_names_a_torchscript_archive_for_what_it_is(tmp_path):
+    # issue 11: a zip holding pickled code was called "not a readable torch file (truncated or corrupt?)"
+    import warnings
+
+    path = tmp_path / "scripted.pt"
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # torch.jit is deprecated: still what older exports hold
+        torch.jit.save(torch.jit.script(nn.Linear(2, 2)), str(path))
+    with pytest.raises(UserError) as err:
+        safe_load(path)
+    msg = _message(err)
+    assert msg.startswith(f"checkpoint {path} is a TorchScript archive: it holds pickled code objects")
+    assert "torch.save(torch.jit.load(path).state_dict(), new_path)" in msg and "corrupt" not in msg

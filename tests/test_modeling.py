@@ -169,11 +169,17 @@ def test_build_model_reads_the_config():
     assert model.base.layer4[0].conv1.stride == (2, 2)
 
 
-@pytest.mark.parametrize("kwargs", [dict(name="resnet19"), dict(last_stride=3), dict(neck="bn"),
-                                    dict(neck_feat="middle"), dict(choice="self")])
-def test_bad_arguments_are_user_errors(kwargs):
-    with pytest.raises(UserError):
+@pytest.mark.parametrize("kwargs, message", [
+    (dict(name="resnet19"), "MODEL.NAME 'resnet19' is not a known backbone: use one of resnet18, resnet34, "),
+    (dict(last_stride=3), "MODEL.LAST_STRIDE"),
+    (dict(neck="bn"), "config key MODEL.NECK is 'bn'; accepted values: bnneck, no"),
+    (dict(neck_feat="middle"), "config key TEST.NECK_FEAT is 'middle'; accepted values: after, before"),
+    (dict(choice="self"), "MODEL.PRETRAIN_CHOICE 'self' needs MODEL.PRETRAIN_PATH"),
+])
+def test_bad_arguments_are_user_errors(kwargs, message):
+    with pytest.raises(UserError) as err:
         _model(**kwargs)
+    assert message in str(err.value) and "\n" not in str(err.value)
 
 
 # ------------------------------------------------------------------------------------- ImageNet weights

@@ -5,33 +5,20 @@ import os
 import ignite.distributed as idist
 
 from reid_gc.cli.common import parse_args, run_cli
-from reid_gc.config import load_config, save_config
-from reid_gc.engine.checkpoints import archive_previous_run
+from reid_gc.config import load_config
 from reid_gc.engine.training import train
 from reid_gc.utils.device import apply_device_id
-from reid_gc.utils.logger import open_log_file, setup_logger
+from reid_gc.utils.logger import setup_logger
 
 
 def run(local_rank, cfg, config_file):
     rank = idist.get_rank()
-    # log.txt and config.yml are written, and a previous run moved aside, only once everything the config
-    # names has been built: a run that fails to start leaves OUTPUT_DIR as it was.
+    # train() opens log.txt (with the lines logged until then) once everything the config names is built.
     logger = setup_logger(rank=rank, defer_file=True)
     if rank == 0:
         logger.info("running with config file %s and %d process(es)", config_file or "(defaults)",
                     idist.get_world_size())
-
-    def start_output():
-        if rank != 0:
-            return
-        moved = None if cfg.SOLVER.RESUME else archive_previous_run(cfg.OUTPUT_DIR)
-        open_log_file(cfg.OUTPUT_DIR)
-        if moved:
-            logger.info("moved the previous run's files in %s to %s", cfg.OUTPUT_DIR, moved)
-        save_config(cfg, os.path.join(cfg.OUTPUT_DIR, "config.yml"))
-        logger.info("config saved to %s", os.path.join(cfg.OUTPUT_DIR, "config.yml"))
-
-    train(cfg, start_output)
+    train(cfg)
 
 
 def main(argv=None):

@@ -103,29 +103,75 @@ _C.TEST.VISUALIZE = 0  # new: write a PNG of this many queries with their top-10
 # ------------------------------------------------------------------------------------------------ misc
 _C.OUTPUT_DIR = ""  # where logs, config.yml, metrics.json and checkpoints go ('' = ./out/<config name>)
 
-# Accepted values of keys that take one of a fixed set; checked after every merge.
+# Accepted values of keys that take one of a fixed set; checked after every merge. Lists that a module owns
+# (the backbones, the losses, the schedules, the distances) are named by "module:ATTRIBUTE" and read from there.
 CHOICES = {
     "MODEL.DEVICE": ("cuda", "cpu"),
-    "MODEL.NAME": ("resnet18", "resnet34", "resnet50", "resnet101", "resnet152"),
+    "MODEL.NAME": "reid_gc.modeling.backbones:BACKBONES",
     "MODEL.LAST_STRIDE": (1, 2),
-    "MODEL.PRETRAIN_CHOICE": ("imagenet", "self", "scratch"),
-    "MODEL.NECK": ("bnneck", "no"),
+    "MODEL.PRETRAIN_CHOICE": "reid_gc.modeling.baseline:PRETRAIN_CHOICES",
+    "MODEL.NECK": "reid_gc.modeling.baseline:NECKS",
     "MODEL.IF_WITH_CENTER": ("yes", "no"),
-    "MODEL.METRIC_LOSS_TYPE": ("triplet", "center", "triplet_center"),
-    "MODEL.IF_LABELSMOOTH": ("on", "off"),
+    "MODEL.METRIC_LOSS_TYPE": "reid_gc.losses.build:METRIC_LOSS_TYPES",
+    "MODEL.IF_LABELSMOOTH": "reid_gc.losses.build:LABEL_SMOOTHING",
     "MODEL.COMPILE": ("yes", "no"),
     "MODEL.CHANNELS_LAST": ("yes", "no"),
     "MODEL.SYNC_BN": ("yes", "no"),
-    "DATALOADER.SAMPLER": ("softmax", "triplet", "softmax_triplet"),
-    "SOLVER.WARMUP_METHOD": ("linear", "constant"),
+    "DATALOADER.SAMPLER": "reid_gc.losses.build:SAMPLER_LOSSES",
+    "SOLVER.WARMUP_METHOD": "reid_gc.solver.lr_scheduler:WARMUP_METHODS",
     "SOLVER.AMP": ("no", "fp16", "bf16"),
     "SOLVER.DETERMINISTIC": ("yes", "no"),
     "TEST.RE_RANKING": ("yes", "no"),
-    "TEST.NECK_FEAT": ("after", "before"),
+    "TEST.NECK_FEAT": "reid_gc.modeling.baseline:NECK_FEATS",
     "TEST.FEAT_NORM": ("yes", "no"),
     "TEST.FLIP_FEAT": ("yes", "no"),
-    "TEST.DISTANCE": ("euclidean", "cosine"),
+    "TEST.DISTANCE": "reid_gc.evaluation.distance:METRICS",
 }
+
+# Ranges of numeric keys, as intervals ("[0, 1]", "(0, inf)"); a list key's every element must lie in its range.
+# Every numeric key is listed; None marks keys checked by their owner or kept only for old configs.
+RANGES = {
+    "INPUT.SIZE_TRAIN": "[16, inf)",
+    "INPUT.SIZE_TEST": "[16, inf)",
+    "INPUT.PROB": "[0, 1]",
+    "INPUT.RE_PROB": "[0, 1]",
+    "INPUT.PIXEL_MEAN": "[0, 1]",
+    "INPUT.PIXEL_STD": "(0, inf)",
+    "INPUT.PADDING": "[0, inf)",
+    "DATALOADER.NUM_WORKERS": "[0, inf)",
+    "DATALOADER.NUM_INSTANCE": "[1, inf)",
+    "SOLVER.MAX_EPOCHS": "[1, inf)",
+    "SOLVER.BASE_LR": "(0, inf)",
+    "SOLVER.BIAS_LR_FACTOR": "[0, inf)",
+    "SOLVER.MOMENTUM": "[0, 1)",
+    "SOLVER.MARGIN": "[0, inf)",
+    "SOLVER.CENTER_LR": "(0, inf)",
+    "SOLVER.CENTER_LOSS_WEIGHT": "[0, inf)",
+    "SOLVER.WEIGHT_DECAY": None,  # checked with the optimizer it configures
+    "SOLVER.WEIGHT_DECAY_BIAS": None,  # checked with the optimizer it configures
+    "SOLVER.GAMMA": "(0, inf)",
+    "SOLVER.STEPS": "[0, inf)",
+    "SOLVER.WARMUP_FACTOR": "[0, inf)",
+    "SOLVER.WARMUP_ITERS": "[0, inf)",
+    "SOLVER.CHECKPOINT_PERIOD": "[1, inf)",
+    "SOLVER.LOG_PERIOD": "[1, inf)",
+    "SOLVER.EVAL_PERIOD": "[1, inf)",
+    "SOLVER.IMS_PER_BATCH": "[1, inf)",
+    "SOLVER.SEED": "[0, 4294967295]",  # numpy's seed range
+    "TEST.IMS_PER_BATCH": "[1, inf)",
+    "TEST.RE_RANKING_K1": "[1, inf)",
+    "TEST.RE_RANKING_K2": "[1, inf)",
+    "TEST.RE_RANKING_LAMBDA": "[0, 1]",
+    "TEST.MAX_RANK": "[1, inf)",
+    "TEST.VISUALIZE": "[0, inf)",
+    **{f"SOLVER.{k}": None for k in ("CLUSTER_MARGIN", "RANGE_K", "RANGE_MARGIN", "RANGE_ALPHA", "RANGE_BETA",
+                                     "RANGE_LOSS_WEIGHT")},  # unused
+    **{f"DATASETS.SYNTHETIC.{k}": None for k in ("NUM_TRAIN_IDS", "NUM_TEST_IDS", "NUM_CAMERAS", "IMAGES_PER_ID",
+                                                 "NUM_DISTRACTORS", "NUM_JUNK", "SEED")},  # checked by the generator
+}
+
+# Keys that hold a file or folder path: '~' is expanded at load.
+PATH_KEYS = ("MODEL.PRETRAIN_PATH", "DATASETS.ROOT_DIR", "SOLVER.RESUME", "TEST.WEIGHT", "OUTPUT_DIR")
 
 
 def get_defaults():

@@ -1,10 +1,14 @@
 """Build the run's configuration: defaults, then a yml file, then KEY VALUE pairs; validate; freeze.
 
-yacs does the parsing; the merge is ours so that every mistake is one line naming the key and what it
-accepts, and so that reid-strong-baseline spellings ("('market1501')", 0 for a float, yaml's bare
-yes/no) are understood rather than refused.
+The merge is ours so that every mistake is one line naming the key and what it accepts, and so that
+reid-strong-baseline spellings ("('market1501')", 0 for a float, yaml's bare yes/no) are understood rather
+than refused. A string is read as a Python literal only where that gives the key's type: "('0')" is '0',
+but '0,1' and '1e3' stay strings for a string key. save_config writes what load_config reads back equal.
 """
+import ast
 import difflib
+import importlib
+import math
 import os
 
 import yaml
@@ -14,7 +18,7 @@ from ..losses.build import loss_names
 from ..solver.optimizer import optimizer_class
 from ..utils.atomic import write_text
 from ..utils.errors import UserError
-from .defaults import CHOICES, get_defaults
+from .defaults import CHOICES, PATH_KEYS, RANGES, get_defaults
 
 
 def _flat_keys(node, prefix=""):
@@ -41,7 +45,7 @@ def _unknown_key(key, known, source):
 
 def _coerce(key, value, default):
     """Return `value` in the type of `default`, or raise a one-line UserError."""
-    choices = CHOICES.get(key)
+    choices = allowed_values().get(key)
     if isinstance(value, bool) and isinstance(default, str) and choices:
         # yaml reads bare yes/no/on/off as booleans; map them back to this key's spelling.
         pair = ("on", "off") if "on" in choices else ("yes", "no")
@@ -58,10 +62,15 @@ def _coerce(key, value, default):
         if not isinstance(value, (list, tuple)):
             raise UserError(f"config key {key} must be a list like {list(default)!r}, got {value!r}")
         if default and all(isinstance(d, (int, float)) for d in default):
-            if not all(isinstance(x, (int, float)) and not isinstance(x, bool) for x in value):
+            if not all(isinstance(x, (int, float)) and not isinstance(x, bool) and math.isfinite(x) for x in value):
                 raise UserError(f"config key {key} must be a list of numbers like {list(default)!r}, got {value!r}")
-            if all(isinstance(d, int) for d in default) and not all(float(x).is_integer() for x in value):
-                raise UserError(f"config key {key} must be a list of integers like {list(default)!r}, got {value!r}")
+            if all(isinstance(d, int) for d in default):
+                if not all(float(x).is_integer() for x in value):
+                    raise UserError(f"config key {key} must be a list of integers like {list(default)!r}, "
+                                    f"got {value!r}")
+                value = [int(x) for x in value]  # [64.0, 32] means [64, 32]
+            else:
+                value = [float(x) for x in value]
         return type(default)(value)
     if isinstance(default, bool):
         if isinstance(value, bool):
@@ -71,7 +80,7 @@ def _coerce(key, value, default):
             return int(value)
         raise UserError(f"config key {key} must be an integer, got {value!r}")
     elif isinstance(default, float):
-        if isinstance(value, (int, float)) and not isinstance(value, bool):
+        if isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value):
             return float(value)
         raise UserError(f"config key {key} must be a number, got {value!r}")
     elif isinstance(default, str):
@@ -85,6 +94,40 @@ def _coerce(key, value, default):
     raise UserError(f"config key {key} cannot take {value!r}")
 
 
+def _literal(text):
+    try:
+        return ast.literal_eval(text)
+    except (ValueError, SyntaxError, TypeError, MemoryError, RecursionError):
+        return text
+
+
+def _decode(key, raw, default):
+    """A value as the yml file or command line gave it -> Python, read as a literal only where the key wants one.
+
+    yaml has already typed a file's values; a string is decoded once more (as yacs does) when the key takes
+    numbers or lists, or when it spells a string as Python would ("('market1501')", "'0,1'").
+    """
+    if not isinstance(raw, str):
+        return raw
+    value = _literal(raw.strip())
+    if not isinstance(default, str) and key != "DATASETS.NAMES":
+        return value
+    if isinstance(value, str):
+        return value
+    if isinstance(value, (list, tuple)) and value and all(isinstance(v, str) for v in value):
+        return value if key == "DATASETS.NAMES" or len(value) > 1 else value[0]
+    if isinstance(value, bool) and key in allowed_values():
+        return value  # True/False for a yes/no key
+    return raw  # '0,1', '1e3', '0x10': the string itself
+
+
+def _encode(key, value, default):
+    """The yml form of a string value that _decode gives back unchanged (a Python literal where needed)."""
+    if isinstance(value, str) and _decode(key, value, default) != value:
+        return repr(value)
+    return value
+
+
 def _set(cfg, key, raw, source, known):
     if key not in known:
         raise _unknown_key(key, known, source)
@@ -92,8 +135,7 @@ def _set(cfg, key, raw, source, known):
     *parents, leaf = key.split(".")
     for p in parents:
         node = node[p]
-    value = CfgNode._decode_cfg_value(raw)
-    node[leaf] = _coerce(key, value, node[leaf])
+    node[leaf] = _coerce(key, _decode(key, raw, node[leaf]), node[leaf])
 
 
 def _get(cfg, key):
@@ -103,42 +145,67 @@ def _get(cfg, key):
     return node
 
 
-def validate(cfg):
-    """Check values that each key alone cannot check: choices, ranges and combinations."""
+def allowed_values():
+    """key -> accepted values; lists owned by other modules (CHOICES' "module:NAME" entries) read from there."""
+    out = {}
     for key, choices in CHOICES.items():
+        if isinstance(choices, str):
+            module, name = choices.split(":")
+            choices = tuple(getattr(importlib.import_module(module), name))
+        out[key] = choices
+    return out
+
+
+def parse_interval(text):
+    """'[0, 1)' -> (0.0, 1.0, low_closed=True, high_closed=False)."""
+    low, high = (float(x) for x in text[1:-1].split(","))
+    return low, high, text[0] == "[", text[-1] == "]"
+
+
+def in_interval(value, text):
+    low, high, low_closed, high_closed = parse_interval(text)
+    return (low <= value if low_closed else low < value) and (value <= high if high_closed else value < high)
+
+
+def _check_ranges(cfg):
+    for key, interval in RANGES.items():
+        if interval is None:
+            continue
+        value = _get(cfg, key)
+        values = value if isinstance(value, (list, tuple)) else [value]
+        bad = [v for v in values if not in_interval(v, interval)]
+        if bad:
+            if isinstance(value, (list, tuple)):
+                raise UserError(f"config key {key} must have every value in {interval}, got {list(value)}")
+            raise UserError(f"config key {key} must lie in {interval}, got {value}")
+
+
+def validate(cfg):
+    """Check values that each key alone cannot check: choices, ranges, paths and combinations."""
+    for key, choices in allowed_values().items():
         value = _get(cfg, key)
         if value not in choices:
             raise UserError(f"config key {key} is {value!r}; accepted values: {', '.join(map(str, choices))}")
     for key in ("INPUT.SIZE_TRAIN", "INPUT.SIZE_TEST"):
-        size = _get(cfg, key)
-        if len(size) != 2 or min(size) < 16:
-            raise UserError(f"config key {key} must be [height, width] of at least 16 pixels each, got {list(size)}")
+        if len(_get(cfg, key)) != 2:
+            raise UserError(f"config key {key} must be [height, width], got {list(_get(cfg, key))}")
     for key in ("INPUT.PIXEL_MEAN", "INPUT.PIXEL_STD"):
         if len(_get(cfg, key)) != 3:
             raise UserError(f"config key {key} needs 3 values (R, G, B), got {list(_get(cfg, key))}")
-    for key in ("INPUT.PROB", "INPUT.RE_PROB"):
-        if not 0.0 <= _get(cfg, key) <= 1.0:
-            raise UserError(f"config key {key} is a probability and must lie in [0, 1], got {_get(cfg, key)}")
-    positive = ("SOLVER.MAX_EPOCHS", "SOLVER.IMS_PER_BATCH", "DATALOADER.NUM_INSTANCE", "TEST.IMS_PER_BATCH",
-                "SOLVER.CHECKPOINT_PERIOD", "SOLVER.EVAL_PERIOD", "SOLVER.LOG_PERIOD", "TEST.MAX_RANK",
-                "SOLVER.BASE_LR", "TEST.RE_RANKING_K1", "TEST.RE_RANKING_K2")
-    for key in positive:
-        if _get(cfg, key) <= 0:
-            raise UserError(f"config key {key} must be positive, got {_get(cfg, key)}")
-    if cfg.DATALOADER.NUM_WORKERS < 0:
-        raise UserError(f"config key DATALOADER.NUM_WORKERS must be 0 or more, got {cfg.DATALOADER.NUM_WORKERS}")
+    _check_ranges(cfg)
+    from ..data.datasets.synthetic import resolve_params
+
+    resolve_params({k.lower(): v for k, v in cfg.DATASETS.SYNTHETIC.items()})
+    if os.path.exists(cfg.OUTPUT_DIR) and not os.path.isdir(cfg.OUTPUT_DIR):
+        raise UserError(f"OUTPUT_DIR {cfg.OUTPUT_DIR} is a file, not a folder: give OUTPUT_DIR a folder path")
     if cfg.DATALOADER.SAMPLER != "softmax" and cfg.SOLVER.IMS_PER_BATCH % cfg.DATALOADER.NUM_INSTANCE:
         raise UserError(
             f"SOLVER.IMS_PER_BATCH ({cfg.SOLVER.IMS_PER_BATCH}) must be a multiple of DATALOADER.NUM_INSTANCE "
             f"({cfg.DATALOADER.NUM_INSTANCE}) for the P x K sampler '{cfg.DATALOADER.SAMPLER}'")
     loss_names(cfg.DATALOADER.SAMPLER, cfg.MODEL.IF_WITH_CENTER, cfg.MODEL.METRIC_LOSS_TYPE)
-    if cfg.SOLVER.WARMUP_METHOD == "linear" and cfg.SOLVER.WARMUP_ITERS < 0:
-        raise UserError(f"config key SOLVER.WARMUP_ITERS must be 0 or more, got {cfg.SOLVER.WARMUP_ITERS}")
     if list(cfg.SOLVER.STEPS) != sorted(cfg.SOLVER.STEPS):
         raise UserError(f"config key SOLVER.STEPS must be increasing epochs, got {list(cfg.SOLVER.STEPS)}")
     optimizer_class(cfg.SOLVER.OPTIMIZER_NAME)  # a typo fails here, before any data is read or generated
-    if cfg.MODEL.PRETRAIN_CHOICE == "self" and not cfg.MODEL.PRETRAIN_PATH:
-        raise UserError("MODEL.PRETRAIN_CHOICE 'self' needs MODEL.PRETRAIN_PATH: the checkpoint to start from")
 
 
 def load_config(config_file="", opts=(), freeze=True):
@@ -167,12 +234,35 @@ def load_config(config_file="", opts=(), freeze=True):
     if not cfg.OUTPUT_DIR:
         stem = os.path.splitext(os.path.basename(config_file))[0] if config_file else "default"
         cfg.OUTPUT_DIR = os.path.join("out", stem)
+    for key in PATH_KEYS:
+        *parents, leaf = key.split(".")
+        node = cfg
+        for p in parents:
+            node = node[p]
+        node[leaf] = os.path.expanduser(node[leaf])
     validate(cfg)
     if freeze:
         cfg.freeze()
     return cfg
 
 
+def _encoded(node, defaults, prefix=""):
+    out = {}
+    for k, v in node.items():
+        if isinstance(v, CfgNode):
+            out[k] = _encoded(v, defaults[k], prefix + k + ".")
+        elif isinstance(v, tuple):
+            out[k] = list(v)
+        else:
+            out[k] = _encode(prefix + k, v, defaults[k])
+    return out
+
+
+def config_text(cfg):
+    """The configuration as yml that load_config reads back to the same values."""
+    return yaml.safe_dump(_encoded(cfg, get_defaults()), sort_keys=False, default_flow_style=None)
+
+
 def save_config(cfg, path):
     """Write the merged configuration as yml that load_config reads back to the same values."""
-    write_text(path, cfg.dump())
+    write_text(path, config_text(cfg))

@@ -48,7 +48,8 @@ def load_dataset(cfg):
     return dataset
 
 
-def _num_workers(cfg):
+def loader_workers(cfg):
+    """DATALOADER.NUM_WORKERS, at most this process's share of the CPU cores."""
     try:
         cpus = len(os.sched_getaffinity(0))
     except AttributeError:
@@ -64,7 +65,7 @@ def make_val_loader(cfg, dataset):
         ImageDataset(records, build_loader_transform(cfg, is_train=False)),
         batch_size=cfg.TEST.IMS_PER_BATCH,
         sampler=ShardedSequentialSampler(len(records), rank, world),
-        num_workers=_num_workers(cfg), collate_fn=collate_images, pin_memory=torch.cuda.is_available(),
+        num_workers=loader_workers(cfg), collate_fn=collate_images, pin_memory=torch.cuda.is_available(),
     )
 
 
@@ -83,7 +84,7 @@ def make_data_loaders(cfg, dataset=None):
     if len(sampler) < batch // world:
         raise UserError(f"the training set has {len(dataset.train)} images, fewer than one batch of "
                         f"{batch}: lower SOLVER.IMS_PER_BATCH")
-    workers = _num_workers(cfg)
+    workers = loader_workers(cfg)
     train_loader = DataLoader(
         ImageDataset(dataset.train, build_loader_transform(cfg, is_train=True)),
         batch_size=batch // world, sampler=sampler, drop_last=True,

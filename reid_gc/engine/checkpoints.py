@@ -1,24 +1,23 @@
-"""Checkpoints that survive a kill: atomic writes, old files removed only after the new one is on disk."""
-import glob
+"""Checkpoints that survive a kill (atomic writes, old files removed only after the new one is on disk), and
+finding the checkpoint SOLVER.RESUME names."""
 import logging
 import os
-import re
-import shutil
-import time
+from dataclasses import dataclass
 
 import ignite.distributed as idist
 import torch
+from ignite.handlers import Checkpoint
 from ignite.handlers.checkpoint import BaseSaveHandler
 
+from ..config.resume import check_resume_config
 from ..utils.atomic import atomic_path
-from ..utils.errors import UserError
+from ..utils.errors import UnreadableFileError, UserError
+from ..utils.run_dir import RunDir, checkpoint_name
+from ..utils.weights import safe_load
 
 logger = logging.getLogger(__name__)
 
-CHECKPOINT_RE = re.compile(r"^checkpoint_(\d+)\.pt$")
-# What a run writes into OUTPUT_DIR; a fresh run moves a previous run's files aside, never over them.
-RUN_ARTIFACTS = ("checkpoint_*.pt", "model_best.pt", "metrics.json", "log.txt", "test_log.txt", "config.yml",
-                 "curves.png", "ranked_*.png", "epochs.json", "tensorboard")
+N_SAVED = 3  # checkpoints kept
 
 
 class SafeDiskSaver(BaseSaveHandler):
@@ -44,43 +43,52 @@ class SafeDiskSaver(BaseSaveHandler):
         self._pending_removal.append(filename)
 
 
-def list_checkpoints(output_dir):
-    """checkpoint_<epoch>.pt files of output_dir as (epoch, path), newest first."""
-    found = []
-    for name in os.listdir(output_dir) if os.path.isdir(output_dir) else ():
-        m = CHECKPOINT_RE.match(name)
-        if m:
-            found.append((int(m.group(1)), os.path.join(output_dir, name)))
-    return sorted(found, reverse=True)
+def make_checkpointer(to_save, output_dir):
+    """ignite Checkpoint writing checkpoint_<epoch>.pt (run_dir.checkpoint_name) into output_dir."""
+    return Checkpoint(to_save, SafeDiskSaver(output_dir), n_saved=N_SAVED, include_self=True,
+                      filename_pattern=checkpoint_name("{global_step}"),
+                      global_step_transform=lambda e, _: e.state.epoch)
 
 
-def resolve_resume(cfg):
-    """The checkpoint path SOLVER.RESUME points at, or None to start afresh."""
+@dataclass
+class Resume:
+    path: str  # the checkpoint file
+    state: dict  # its contents (safe_load)
+
+
+def find_resume(cfg):
+    """The checkpoint SOLVER.RESUME points at, loaded, or None to start afresh. With 'auto', the newest intact
+    checkpoint of OUTPUT_DIR: an unreadable (truncated) newer one is skipped with a warning naming it."""
     resume = cfg.SOLVER.RESUME
     if not resume:
         return None
     if resume == "auto":
-        found = list_checkpoints(cfg.OUTPUT_DIR)
-        if not found:
-            logger.info("SOLVER.RESUME 'auto': no checkpoint in %s yet, starting afresh", cfg.OUTPUT_DIR)
-            return None
-        return found[0][1]
+        for _, path in RunDir(cfg.OUTPUT_DIR).checkpoints():
+            try:
+                return Resume(path, safe_load(path))
+            except UnreadableFileError as e:
+                logger.warning("SOLVER.RESUME 'auto': skipped %s (%s); trying the next older checkpoint", path, e)
+        logger.info("SOLVER.RESUME 'auto': no intact checkpoint in %s yet, starting afresh", cfg.OUTPUT_DIR)
+        return None
     if not os.path.isfile(resume):
         raise UserError(f"SOLVER.RESUME {resume} is not a file: give a checkpoint_<epoch>.pt path or 'auto'")
-    return resume
+    return Resume(resume, safe_load(resume))
 
 
-def archive_previous_run(output_dir):
-    """Move a previous run's files into output_dir/archive/<time>/ so a fresh run overwrites nothing."""
-    found = [p for pattern in RUN_ARTIFACTS for p in glob.glob(os.path.join(output_dir, pattern))]
-    if not found:
-        return None
-    dest = os.path.join(output_dir, "archive", time.strftime("%Y%m%d-%H%M%S"))
-    suffix = 0
-    while os.path.exists(dest + (f"-{suffix}" if suffix else "")):
-        suffix += 1
-    dest += f"-{suffix}" if suffix else ""
-    os.makedirs(dest)
-    for path in found:
-        shutil.move(path, os.path.join(dest, os.path.basename(path)))
-    return dest
+def check_resumed_config(cfg, resume):
+    """Refuse config changes the checkpoint would ignore (config.resume), against the newest config record of
+    the checkpoint's run folder; without a record, say so and go on."""
+    records = RunDir(os.path.dirname(os.path.abspath(resume.path))).config_records()
+    if not records:
+        logger.warning("no config.yml beside %s: the resumed config cannot be checked against the run's", resume.path)
+        return []
+    return check_resume_config(cfg, records[-1])
+
+
+def load_resume(resume, to_save, checkpointer):
+    """Load the checkpoint into the run's objects; a UserError if it does not fit them."""
+    try:
+        Checkpoint.load_objects({**to_save, "checkpointer": checkpointer}, resume.state)
+    except (KeyError, RuntimeError, ValueError) as e:
+        raise UserError(f"checkpoint {resume.path} does not fit this configuration ({str(e).splitlines()[0]}): "
+                        "resume with the config it was trained with") from None

@@ -1,45 +1,21 @@
 """Watching a run: per-epoch history (OUTPUT_DIR/epochs.json), curves.png at the end, TensorBoard scalars
 when the optional tensorboard package is installed."""
-import json
 import logging
-import os
 
 from ..utils.atomic import atomic_path
-from .report import append_metrics
+from ..utils.run_dir import CURVES
 
 logger = logging.getLogger(__name__)
 
 
-def _read_list(path):
-    try:
-        with open(path, encoding="utf-8") as f:
-            data = json.load(f)
-        return data if isinstance(data, list) else []
-    except (OSError, json.JSONDecodeError):
-        return []
-
-
-def record_epoch(output_dir, epoch, loss, acc, lr):
-    append_metrics(os.path.join(output_dir, "epochs.json"), {"epoch": epoch, "loss": loss, "acc": acc, "lr": lr})
-
-
-def load_history(output_dir):
-    """Per-epoch training stats and evaluations of this run (the last entry per epoch wins, so epochs
-    repeated after a resume show once)."""
-    epochs = {e["epoch"]: e for e in _read_list(os.path.join(output_dir, "epochs.json"))}
-    evals = {e["epoch"]: e for e in _read_list(os.path.join(output_dir, "metrics.json"))
-             if e.get("source") == "train"}
-    return [epochs[k] for k in sorted(epochs)], [evals[k] for k in sorted(evals)]
-
-
-def write_curves(output_dir):
-    """OUTPUT_DIR/curves.png: loss, accuracy, lr and mAP/Rank-1 per epoch."""
+def write_curves(run):
+    """curves.png of the RunDir `run`: loss, accuracy, lr and mAP/Rank-1 per epoch; its path, or None."""
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    epochs, evals = load_history(output_dir)
+    epochs, evals = run.history()
     if not epochs:
         return None
     fig, axes = plt.subplots(1, 4, figsize=(16, 3.6))
@@ -57,20 +33,21 @@ def write_curves(output_dir):
     axes[3].set_title("evaluation (%)")
     axes[3].set_xlabel("epoch")
     fig.tight_layout()
-    path = os.path.join(output_dir, "curves.png")
+    path = run.path(CURVES)
     with atomic_path(path) as tmp:
         fig.savefig(tmp, format="png", dpi=80)
     plt.close(fig)
     return path
 
 
-def attach_tensorboard(trainer, evaluator, optimizer, output_dir):
-    """TensorBoard scalars through ignite's logger, if tensorboard is installed; returns the logger or None."""
+def attach_tensorboard(trainer, evaluator, optimizer, log_dir):
+    """TensorBoard scalars through ignite's logger, if tensorboard is installed; returns the logger or None.
+    The learning rate is logged when an epoch starts, at that epoch's step: the rate it trains with."""
     try:
         from ignite.handlers import global_step_from_engine
         from ignite.handlers.tensorboard_logger import TensorboardLogger
 
-        tb = TensorboardLogger(log_dir=os.path.join(output_dir, "tensorboard"))
+        tb = TensorboardLogger(log_dir=log_dir)
     except (ImportError, ModuleNotFoundError):
         logger.info("tensorboard is not installed (pip install tensorboard): no TensorBoard logging")
         return None

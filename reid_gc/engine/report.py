@@ -1,10 +1,6 @@
-"""Result lines in the strong baseline's form, and the OUTPUT_DIR/metrics.json history."""
-import json
+"""Result lines in the strong baseline's form, and the entry metrics.json records for a result."""
 import logging
-import os
 import time
-
-from ..utils.atomic import write_json
 
 logger = logging.getLogger(__name__)
 
@@ -36,22 +32,3 @@ def result_entry(result, **extra):
         "time": time.strftime("%Y-%m-%dT%H:%M:%S"),
     })
     return entry
-
-
-def append_metrics(path, entry):
-    """Append one entry to the JSON list at `path`; the file is replaced atomically, never truncated."""
-    history = []
-    if os.path.exists(path):
-        try:
-            with open(path, encoding="utf-8") as f:
-                history = json.load(f)
-        except (OSError, json.JSONDecodeError):
-            # Keep the unreadable file for the user rather than overwrite it.
-            aside = path + ".unreadable"
-            os.replace(path, aside)
-            logger.warning("%s was unreadable; kept it as %s and started a new history", path, aside)
-            history = []
-        if not isinstance(history, list):
-            history = [history]
-    history.append(entry)
-    write_json(path, history)

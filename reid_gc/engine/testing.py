@@ -8,10 +8,11 @@ from ..data.build import load_dataset, make_val_loader
 from ..modeling import build_model
 from ..utils.device import prepare_model, resolve_device
 from ..utils.errors import UserError
+from ..utils.run_dir import RunDir, ranked_lists_name
 from ..utils.weights import load_model_weights
 from .evaluator import METRIC_NAME, create_evaluator
 from .ranked_lists import write_ranked_lists
-from .report import append_metrics, log_result, result_entry
+from .report import log_result, result_entry
 
 logger = logging.getLogger(__name__)
 
@@ -37,9 +38,9 @@ def test(cfg):
     result = evaluator.state.metrics[METRIC_NAME]
     if idist.get_rank() == 0:
         log_result(result, f"Test Results - {cfg.TEST.WEIGHT}")
-        append_metrics(os.path.join(cfg.OUTPUT_DIR, "metrics.json"),
-                       result_entry(result, source="test", weight=cfg.TEST.WEIGHT,
-                                    re_ranking=cfg.TEST.RE_RANKING == "yes"))
+        run = RunDir(cfg.OUTPUT_DIR)
+        run.record_evaluation(result_entry(result, source="test", weight=cfg.TEST.WEIGHT,
+                                           re_ranking=cfg.TEST.RE_RANKING == "yes"))
         if cfg.TEST.VISUALIZE > 0:
-            write_ranked_lists(cfg, evaluator.reid_metric, dataset, os.path.join(cfg.OUTPUT_DIR, "ranked_test.png"))
+            write_ranked_lists(cfg, evaluator.reid_metric, dataset, run.path(ranked_lists_name("test")))
     return result

@@ -48,16 +48,19 @@ class StepStats:
     """A step's loss, accuracy and loss parts, read back from the GPU without stalling it: copied
     asynchronously, read one iteration later, so the CPU queues the next step while the GPU runs this one."""
 
-    def __init__(self, names, values, epoch, iteration):
+    def __init__(self, names, values, epoch, iteration, asynchronous):
         self.names, self.epoch, self.iteration = names, epoch, iteration
         self._values = None
-        if values.is_cuda:
+        self.ready = None
+        if not asynchronous:
+            self.host = values
+        elif values.is_cuda:
             self.host = torch.empty(values.shape, dtype=values.dtype, pin_memory=True)
             self.host.copy_(values, non_blocking=True)
             self.ready = torch.cuda.Event()
             self.ready.record()
-        else:
-            self.host, self.ready = values, None
+        else:  # the same schedule on the CPU (tests)
+            self.host = values.clone()
 
     def read(self):
         """dict of floats; raises NonFiniteLossError if the loss was NaN or infinite."""
@@ -69,17 +72,49 @@ class StepStats:
         return self._values
 
 
+class StepTotals:
+    """Sums of every step's statistics (loss, acc, parts), kept on the training device: adding and taking a
+    snapshot cost no wait; mean() waits for the queued steps. Means over an epoch or between two log lines
+    come from these sums, so each step counts exactly once whatever the read-back schedule."""
+
+    def __init__(self):
+        self.names, self.sums, self.count = (), None, 0
+
+    def add(self, names, values):
+        if self.sums is None:
+            self.names, self.sums = names, torch.zeros_like(values, dtype=torch.float64)
+        self.sums += values
+        self.count += 1
+
+    def snapshot(self):
+        return self.count, None if self.sums is None else self.sums.clone()
+
+    def mean(self, since=(0, None)):
+        """{name: mean} of the steps after the snapshot `since` (all steps by default); {} if none."""
+        n = self.count - since[0]
+        if not n:
+            return {}
+        sums = self.sums if since[1] is None else self.sums - since[1]
+        return dict(zip(self.names, (sums / n).tolist()))
+
+
 def create_trainer(model, loss_fn, optimizer, device, augment, amp="no", center_criterion=None,
                    center_optimizer=None, center_loss_weight=1.0, channels_last=False, deterministic=False,
-                   seed=0):
+                   seed=0, async_stats=None):
     """Returns (trainer, scaler). A batch is (uint8 images, pids, camids, indices); `augment` (a
-    BatchTransform) turns the images into the network's input on the device. Each iteration's output is
-    a dict of floats: loss, acc and the loss parts (on a GPU, those of the previous iteration, see
-    StepStats; the last one is read at the epoch's end before any handler runs)."""
+    BatchTransform) turns the images into the network's input on the device.
+
+    Each iteration's output is a dict of floats: loss, acc and the loss parts, for display and the NaN check.
+    With `async_stats` (the default on a GPU) it is the previous iteration's (the first of an epoch shows
+    itself), see StepStats; the last one is read at the epoch's end before any other handler runs. Means are
+    exact either way: trainer.step_totals (StepTotals) sums every step, and at each epoch's end
+    trainer.state.metrics holds the epoch's means as 'epoch_loss', 'epoch_acc' and 'epoch_<part>'."""
     scaler = torch.amp.GradScaler(device.type, enabled=(amp == "fp16"))
     memory_format = torch.channels_last if channels_last else torch.contiguous_format
     rank = idist.get_rank()
+    asynchronous = device.type == "cuda" if async_stats is None else async_stats
     pending = {}
+    totals = StepTotals()
 
     def step(engine, batch):
         model.train()
@@ -111,21 +146,30 @@ def create_trainer(model, loss_fn, optimizer, device, augment, amp="no", center_
         with torch.no_grad():
             acc = (score.argmax(1) == pids).float().mean()
             values = torch.stack([loss.detach().float(), acc, *(v.float() for v in parts.values())])
-        current = StepStats(("loss", "acc", *parts), values, engine.state.epoch, engine.state.iteration)
-        if device.type != "cuda":
+        names = ("loss", "acc", *parts)
+        totals.add(names, values)
+        current = StepStats(names, values, engine.state.epoch, engine.state.iteration, asynchronous)
+        if not asynchronous:
             return current.read()
         previous = pending.get("stats")
         pending["stats"] = current
         # The first step of an epoch reports itself (one wait per epoch); later ones the step before.
         return (current if previous is None else previous).read()
 
+    def start_epoch(engine):
+        pending["epoch_start"] = totals.snapshot()
+
     def flush(engine):
-        """Read the epoch's last step before checkpoints or evaluation can run on a NaN model."""
+        """Read the epoch's last step before checkpoints or evaluation can run on a NaN model; the epoch's means."""
         stats = pending.pop("stats", None)
         if stats is not None:
             engine.state.output = stats.read()
+        means = totals.mean(since=pending["epoch_start"])
+        engine.state.metrics.update({"epoch_" + k: v for k, v in means.items()})
 
     set_determinism(deterministic)
     trainer = Engine(step)
+    trainer.step_totals = totals
+    trainer.add_event_handler(Events.EPOCH_STARTED, start_epoch)
     trainer.add_event_handler(Events.EPOCH_COMPLETED, flush)
     return trainer, scaler

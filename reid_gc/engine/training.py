@@ -1,39 +1,33 @@
 """train(cfg): build everything the config names, attach ignite handlers, run, return the last result."""
 import logging
-import os
 import sys
-import time
 from dataclasses import dataclass
 
 import ignite.distributed as idist
 import torch
 from ignite.engine import Events
-from ignite.handlers import Checkpoint, ProgressBar
-from ignite.metrics import Average, RunningAverage
+from ignite.handlers import ProgressBar
 from ignite.utils import manual_seed
 
+from ..config import save_config
 from ..data.build import make_data_loaders
 from ..data.transforms import BatchTransform
 from ..losses import make_loss
 from ..modeling import build_model
 from ..solver import make_optimizer, make_scheduler
-from ..utils.atomic import atomic_path
 from ..utils.device import prepare_model, resolve_device
-from ..utils.errors import UserError
-from ..utils.weights import safe_load
-from .checkpoints import SafeDiskSaver, resolve_resume
-from .evaluator import METRIC_NAME, create_evaluator
-from .monitor import attach_tensorboard, load_history, record_epoch, write_curves
+from ..utils.logger import open_log_file
+from ..utils.run_dir import CURVES, TENSORBOARD, RunDir, ranked_lists_name
+from .checkpoints import check_resumed_config, find_resume, load_resume, make_checkpointer
+from .evaluator import create_evaluator
+from .handlers import BestModel, EpochLog, IterationLog, PeriodicEvaluation, ResultRecorder, every
+from .monitor import attach_tensorboard, write_curves
 from .ranked_lists import write_ranked_lists
-from .report import append_metrics, log_result, result_entry
 from .train_step import create_trainer
 
 logger = logging.getLogger(__name__)
 
 
-def _every(period, max_epochs):
-    """Event filter: every `period` epochs and after the last one."""
-    return lambda engine, epoch: epoch % period == 0 or epoch == max_epochs
 
 
 @dataclass
@@ -47,6 +41,16 @@ class Components:
     scheduler: object
     trainer: object
     scaler: torch.amp.GradScaler
+
+    def to_save(self):
+        """What a checkpoint holds."""
+        objects = {"model": self.model, "optimizer": self.optimizer, "scheduler": self.scheduler,
+                   "trainer": self.trainer}
+        if self.center is not None:
+            objects.update(center=self.center, center_optimizer=self.center_optimizer)
+        if self.scaler.is_enabled():
+            objects["scaler"] = self.scaler
+        return objects
 
 
 def build_components(cfg, num_classes, device, pretrained=True):
@@ -68,118 +72,77 @@ def build_components(cfg, num_classes, device, pretrained=True):
     return Components(model, net, loss_fn, center, optimizer, center_optimizer, scheduler, trainer, scaler)
 
 
-def train(cfg, start_output=None):
-    """Train as cfg says and return the last evaluation's result. start_output() is called once everything
-    is built (and a resumed checkpoint loaded), before anything is written to OUTPUT_DIR."""
+def start_run_dir(cfg, run, resumed):
+    """Rank 0, once everything is built: move a previous run aside (unless resuming it), open log.txt, and
+    record this session's config (config.yml, or config_resume_<n>.yml for a resume: no record is replaced)."""
+    if idist.get_rank() != 0:
+        return
+    moved = None if resumed else run.archive_previous_run()
+    open_log_file(run.root)
+    if moved:
+        logger.info("moved the previous run's files in %s to %s", run.root, moved)
+    path = run.next_config_record(resumed)
+    save_config(cfg, path)
+    logger.info("config saved to %s", path)
+
+
+def train(cfg):
+    """Train as cfg says and return the last evaluation's result. Nothing is written to OUTPUT_DIR before
+    everything is built and a resumed checkpoint loaded: a run that fails to start leaves it as it was."""
     device = resolve_device(cfg, idist.get_local_rank())
     manual_seed(cfg.SOLVER.SEED)
+    run, rank0, max_epochs = RunDir(cfg.OUTPUT_DIR), idist.get_rank() == 0, cfg.SOLVER.MAX_EPOCHS
+    resume = find_resume(cfg)
+    if resume is not None:
+        check_resumed_config(cfg, resume)
     data = make_data_loaders(cfg)
-    resume = resolve_resume(cfg)
     c = build_components(cfg, data.num_classes, device, pretrained=resume is None)
-    model, net, center, optimizer, scheduler, trainer, scaler = (
-        c.model, c.net, c.center, c.optimizer, c.scheduler, c.trainer, c.scaler)
-    evaluator = create_evaluator(cfg, net, device, data.num_query)
-
-    to_save = {"model": model, "optimizer": optimizer, "scheduler": scheduler, "trainer": trainer}
-    if center is not None:
-        to_save.update(center=center, center_optimizer=c.center_optimizer)
-    if scaler.is_enabled():
-        to_save["scaler"] = scaler
-    max_epochs = cfg.SOLVER.MAX_EPOCHS
-    checkpointer = Checkpoint(to_save, SafeDiskSaver(cfg.OUTPUT_DIR), n_saved=3, include_self=True,
-                              global_step_transform=lambda e, _: e.state.epoch)
-    if resume:
-        checkpoint = safe_load(resume)
-        try:
-            Checkpoint.load_objects({**to_save, "checkpointer": checkpointer}, checkpoint)
-        except (KeyError, RuntimeError, ValueError) as e:
-            raise UserError(f"checkpoint {resume} does not fit this configuration ({str(e).splitlines()[0]}): "
-                            "resume with the config it was trained with") from None
+    evaluator = create_evaluator(cfg, c.net, device, data.num_query)
+    checkpointer = make_checkpointer(c.to_save(), run.root)
+    if resume is not None:
+        load_resume(resume, c.to_save(), checkpointer)
         # The samplers draw epoch e from (seed, e): continue with the epoch after the checkpoint's.
-        data.train_loader.sampler.set_epoch(trainer.state.epoch)
-    if start_output is not None:
-        start_output()
-    if resume:
-        logger.info("resumed from %s at epoch %d", resume, trainer.state.epoch)
-        if trainer.state.epoch >= max_epochs:
-            logger.info("%s already completed %d epochs (SOLVER.MAX_EPOCHS %d): nothing to do; raise "
-                        "SOLVER.MAX_EPOCHS to train further", resume, trainer.state.epoch, max_epochs)
-            return None
+        data.train_loader.sampler.set_epoch(c.trainer.state.epoch)
+    start_run_dir(cfg, run, resumed=resume is not None)
+    epoch = c.trainer.state.epoch
 
-    trainer.add_event_handler(Events.EPOCH_COMPLETED, lambda _: scheduler.step())
-    for name in ("loss", "acc"):
-        # a smoothed value for the iteration logs, the epoch's mean for the epoch line and epochs.json
-        RunningAverage(output_transform=lambda out, n=name: out[n]).attach(trainer, name)
-        Average(output_transform=lambda out, n=name: out[n]).attach(trainer, "epoch_" + name)
-    if sys.stdout.isatty() and idist.get_rank() == 0:
-        ProgressBar(persist=False).attach(trainer, metric_names=["loss", "acc"])
-        ProgressBar(persist=False, desc="Evaluating").attach(evaluator)
+    evaluations = [e for e in run.history()[1] if e["epoch"] <= epoch] if resume else []
+    best = BestModel(c.model, run, evaluations)
 
-    epoch_length = len(data.train_loader)
-
-    @trainer.on(Events.ITERATION_COMPLETED(every=cfg.SOLVER.LOG_PERIOD))
-    def log_training(engine):
-        it = (engine.state.iteration - 1) % epoch_length + 1
-        m = engine.state.metrics
-        logger.info("Epoch[%d] Iteration[%d/%d] Loss: %.3f, Acc: %.3f, Base Lr: %.2e", engine.state.epoch, it,
-                    epoch_length, m["loss"], m["acc"], optimizer.param_groups[0]["lr"])
-
-    timer = {}
-
-    @trainer.on(Events.EPOCH_STARTED)
-    def start_clock(engine):
-        timer["start"] = time.perf_counter()
-
-    @trainer.on(Events.EPOCH_COMPLETED)
-    def log_epoch(engine):
-        seconds = time.perf_counter() - timer["start"]
-        images = epoch_length * cfg.SOLVER.IMS_PER_BATCH
-        loss, acc = engine.state.metrics["epoch_loss"], engine.state.metrics["epoch_acc"]
-        logger.info("Epoch %d done. Time per batch: %.3f[s] Speed: %.1f[samples/s] Mean loss: %.3f Mean acc: %.3f",
-                    engine.state.epoch, seconds / epoch_length, images / seconds, loss, acc)
-        if idist.get_rank() == 0:
-            record_epoch(cfg.OUTPUT_DIR, engine.state.epoch, loss, acc, optimizer.param_groups[0]["lr"])
-
-    # (epoch, mAP, Rank-1) of model_best.pt; a resumed run starts from its history so far.
-    evals = [e for e in load_history(cfg.OUTPUT_DIR)[1] if e["epoch"] <= trainer.state.epoch] if resume else []
-    best = max(evals, key=lambda e: e["mAP"], default=None)
-    state = {"best": (best["epoch"], best["mAP"], best["rank1"]) if best else None, "last": None}
-
-    @trainer.on(Events.EPOCH_COMPLETED(event_filter=_every(cfg.SOLVER.EVAL_PERIOD, max_epochs)))
-    def evaluate(engine):
-        evaluator.run(data.val_loader)
-        result = evaluator.state.metrics[METRIC_NAME]
-        state["last"] = result
-        epoch = engine.state.epoch
-        if idist.get_rank() != 0:
-            return
-        log_result(result, f"Validation Results - Epoch: {epoch}")
-        append_metrics(os.path.join(cfg.OUTPUT_DIR, "metrics.json"),
-                       result_entry(result, source="train", epoch=epoch, re_ranking=cfg.TEST.RE_RANKING == "yes"))
-        if state["best"] is None or result.mAP > state["best"][1]:
-            state["best"] = (epoch, result.mAP, result.cmc[0])
-            with atomic_path(os.path.join(cfg.OUTPUT_DIR, "model_best.pt")) as tmp:
-                torch.save({"model": model.state_dict(), "epoch": epoch}, tmp)
+    def ranked_lists(epoch):  # TEST.VISUALIZE: a picture of the last evaluation's ranked lists
         if epoch == max_epochs and cfg.TEST.VISUALIZE > 0:
-            write_ranked_lists(cfg, evaluator.reid_metric, data.dataset,
-                               os.path.join(cfg.OUTPUT_DIR, "ranked_final.png"))
+            write_ranked_lists(cfg, evaluator.reid_metric, data.dataset, run.path(ranked_lists_name("final")))
 
+    recorder = ResultRecorder(run, best, cfg.TEST.RE_RANKING == "yes", ranked_lists) if rank0 else None
+    evaluation = PeriodicEvaluation(evaluator, data.val_loader, cfg.SOLVER.EVAL_PERIOD, max_epochs, recorder,
+                                    save_checkpoint=checkpointer)
+    if resume is not None:
+        logger.info("resumed from %s at epoch %d", resume.path, epoch)
+        evaluation.evaluate_missed(epoch, {e["epoch"] for e in evaluations})
+        if epoch >= max_epochs:
+            logger.info("%s already completed %d epochs (SOLVER.MAX_EPOCHS %d): nothing to do; raise "
+                        "SOLVER.MAX_EPOCHS to train further", resume.path, epoch, max_epochs)
+            return evaluation.last
+
+    trainer, epoch_length = c.trainer, len(data.train_loader)
+    EpochLog(c.optimizer, epoch_length, cfg.SOLVER.IMS_PER_BATCH, run if rank0 else None).attach(trainer)
+    IterationLog(c.optimizer, cfg.SOLVER.LOG_PERIOD, epoch_length).attach(trainer)
+    trainer.add_event_handler(Events.EPOCH_COMPLETED, lambda _: c.scheduler.step())
+    evaluation.attach(trainer)
     # Registered after evaluation so a checkpoint never precedes the evaluation of its own epoch.
     trainer.add_event_handler(
-        Events.EPOCH_COMPLETED(event_filter=_every(cfg.SOLVER.CHECKPOINT_PERIOD, max_epochs)), checkpointer)
-
-    tb = attach_tensorboard(trainer, evaluator, optimizer, cfg.OUTPUT_DIR) if idist.get_rank() == 0 else None
+        Events.EPOCH_COMPLETED(event_filter=every(cfg.SOLVER.CHECKPOINT_PERIOD, max_epochs)), checkpointer)
+    if sys.stdout.isatty() and rank0:
+        ProgressBar(persist=False).attach(trainer, output_transform=lambda out: {k: out[k] for k in ("loss", "acc")})
+        ProgressBar(persist=False, desc="Evaluating").attach(evaluator)
+    tb = attach_tensorboard(trainer, evaluator, c.optimizer, run.path(TENSORBOARD)) if rank0 else None
     try:
         trainer.run(data.train_loader, max_epochs=max_epochs)
     finally:
         if tb is not None:
             tb.close()
-        if idist.get_rank() == 0:
-            curves = write_curves(cfg.OUTPUT_DIR)
-            if curves:
-                logger.info("training curves: %s", curves)
-    if state["best"] is not None and idist.get_rank() == 0:
-        epoch, best_map, best_rank1 = state["best"]
-        logger.info("Best: mAP %.1f%%, Rank-1 %.1f%% at epoch %d; weights in %s", 100 * best_map,
-                    100 * best_rank1, epoch, os.path.join(cfg.OUTPUT_DIR, "model_best.pt"))
-    return state["last"]
+        if rank0 and write_curves(run):
+            logger.info("training curves: %s", run.path(CURVES))
+    if rank0:
+        best.log()
+    return evaluation.last

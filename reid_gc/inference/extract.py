@@ -6,7 +6,7 @@ import torch.nn.functional as F
 from ignite.engine import Events
 from torch.utils.data import DataLoader
 
-from ..data.build import collate_images
+from ..data.build import collate_images, loader_workers
 from ..data.image_dataset import ImageDataset
 from ..data.transforms import build_loader_transform
 from ..engine.evaluator import create_feature_engine
@@ -34,7 +34,7 @@ def extract_folder(cfg, model, device, folder):
     names = list_images(folder)
     records = [(os.path.join(folder, n), -1, -1) for n in names]
     loader = DataLoader(ImageDataset(records, build_loader_transform(cfg, is_train=False)),
-                        batch_size=cfg.TEST.IMS_PER_BATCH, num_workers=min(cfg.DATALOADER.NUM_WORKERS, 4),
+                        batch_size=cfg.TEST.IMS_PER_BATCH, num_workers=loader_workers(cfg),
                         collate_fn=collate_images)
     engine = create_feature_engine(cfg, model, device)
     feats = []

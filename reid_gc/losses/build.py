@@ -15,6 +15,12 @@ from .triplet import TripletLoss
 logger = logging.getLogger(__name__)
 
 LABEL_SMOOTH_EPSILON = 0.1
+# MODEL.IF_LABELSMOOTH -> the ID loss's smoothing epsilon
+LABEL_SMOOTHING = {"on": LABEL_SMOOTH_EPSILON, "off": 0.0}
+# DATALOADER.SAMPLER -> the losses it selects without center loss
+SAMPLER_LOSSES = {"softmax": ("id",), "triplet": ("triplet",), "softmax_triplet": ("id", "triplet")}
+# MODEL.METRIC_LOSS_TYPE values: 'triplet' without center loss, the others with it
+METRIC_LOSS_TYPES = ("triplet", "center", "triplet_center")
 
 
 class ReidLoss:
@@ -55,10 +61,10 @@ def loss_names(sampler, with_center, metric):
         if metric != "triplet":
             raise UserError(f"MODEL.METRIC_LOSS_TYPE '{metric}' needs MODEL.IF_WITH_CENTER 'yes'; "
                             "without center loss use 'triplet'")
-        names = {"softmax": ("id",), "triplet": ("triplet",), "softmax_triplet": ("id", "triplet")}.get(sampler)
+        names = SAMPLER_LOSSES.get(sampler)
         if names is None:
-            raise UserError(f"config key DATALOADER.SAMPLER is {sampler!r}; accepted values: softmax, triplet, "
-                            "softmax_triplet")
+            raise UserError(f"config key DATALOADER.SAMPLER is {sampler!r}; accepted values: "
+                            f"{', '.join(SAMPLER_LOSSES)}")
         return names
     if with_center == "yes":
         if metric == "center":
@@ -77,8 +83,8 @@ def make_loss(cfg, num_classes, feat_dim):
     """(loss_fn, center_criterion): center_criterion is the CenterLoss module (its own optimizer) or None."""
     names = loss_names(cfg.DATALOADER.SAMPLER, cfg.MODEL.IF_WITH_CENTER, cfg.MODEL.METRIC_LOSS_TYPE)
     smooth = cfg.MODEL.IF_LABELSMOOTH
-    if smooth not in ("on", "off"):
-        raise UserError(f"config key MODEL.IF_LABELSMOOTH is {smooth!r}; accepted values: on, off")
+    if smooth not in LABEL_SMOOTHING:
+        raise UserError(f"config key MODEL.IF_LABELSMOOTH is {smooth!r}; accepted values: {', '.join(LABEL_SMOOTHING)}")
     margin = cfg.SOLVER.MARGIN
     if "triplet" in names and margin < 0:
         raise UserError(f"SOLVER.MARGIN is {margin}: use a positive margin, or 0 for the soft-margin triplet loss")
@@ -87,7 +93,7 @@ def make_loss(cfg, num_classes, feat_dim):
         raise UserError(f"SOLVER.CENTER_LOSS_WEIGHT is {weight}: it must be positive with center loss "
                         "(or set MODEL.IF_WITH_CENTER 'no')")
 
-    id_loss = CrossEntropyLabelSmooth(num_classes, LABEL_SMOOTH_EPSILON if smooth == "on" else 0.0) \
+    id_loss = CrossEntropyLabelSmooth(num_classes, LABEL_SMOOTHING[smooth]) \
         if "id" in names else None
     triplet = TripletLoss(margin) if "triplet" in names else None
     center = CenterLoss(num_classes, feat_dim) if "center" in names else None

@@ -3,6 +3,8 @@ from bisect import bisect_right
 
 from torch.optim.lr_scheduler import LRScheduler
 
+WARMUP_METHODS = ("linear", "constant")  # SOLVER.WARMUP_METHOD
+
 
 def warmup_multistep_factor(epoch, steps, gamma, warmup_factor, warmup_iters, warmup_method):
     """LR multiplier of `epoch` (0-based): w(e) * gamma ** (number of steps <= e)."""
@@ -23,7 +25,7 @@ class WarmupMultiStepLR(LRScheduler):
                  warmup_method="linear", last_epoch=-1):
         if list(steps) != sorted(steps):
             raise ValueError(f"milestones must be increasing, got {steps}")
-        if warmup_method not in ("linear", "constant"):
+        if warmup_method not in WARMUP_METHODS:
             raise ValueError(f"warmup_method must be 'linear' or 'constant', got {warmup_method!r}")
         self.steps = tuple(steps)
         self.gamma = gamma

@@ -2,7 +2,18 @@
 import json
 import os
 import tempfile
+import threading
 from contextlib import contextmanager
+
+_umask_lock = threading.Lock()
+
+
+def _default_file_mode():
+    """0o666 less the process's umask: the mode open() gives a new file (mkstemp's files are 0600)."""
+    with _umask_lock:  # the umask can only be read by setting it
+        mask = os.umask(0o022)
+        os.umask(mask)
+    return 0o666 & ~mask
 
 
 @contextmanager
@@ -20,6 +31,7 @@ def atomic_path(path):
         yield tmp
         with open(tmp, "rb") as f:
             os.fsync(f.fileno())
+        os.chmod(tmp, _default_file_mode())
         os.replace(tmp, path)
     except BaseException:
         if os.path.exists(tmp):

@@ -15,7 +15,7 @@ from collections.abc import Mapping
 import torch
 from torch import nn
 
-from .errors import UserError
+from .errors import UnreadableFileError, UserError
 
 logger = logging.getLogger(__name__)
 
@@ -37,6 +37,15 @@ def _plain_pickle_needs_objects(path):
         return False
 
 
+def _is_torchscript_archive(path):
+    """True for torch.jit.save's zip: it holds the model's pickled code (code/ and constants.pkl)."""
+    try:
+        with zipfile.ZipFile(path) as z:
+            return any(n.split("/", 1)[-1].startswith(("code/", "constants.pkl")) for n in z.namelist())
+    except (zipfile.BadZipFile, OSError):
+        return False
+
+
 def safe_load(path, what="checkpoint"):
     """torch.load(path, map_location='cpu', weights_only=True), with a UserError for each way it fails.
 
@@ -47,6 +56,11 @@ def safe_load(path, what="checkpoint"):
         raise UserError(f"{what} {path} not found: check the path")
     if not os.path.isfile(path):
         raise UserError(f"{what} {path} is not a file: give the path of a .pth/.pt file")
+    if _is_torchscript_archive(path):
+        raise UserError(
+            f"{what} {path} is a TorchScript archive: it holds pickled code objects, not a state dict, and was "
+            "not loaded (loading it runs its code); if you trust the file, convert it: "
+            "torch.save(torch.jit.load(path).state_dict(), new_path)")
     try:
         with warnings.catch_warnings():
             # torch warns about any pickle protocol other than its own default; files load fine regardless.
@@ -62,13 +76,13 @@ def safe_load(path, what="checkpoint"):
                 f"{what} {path} holds arbitrary Python objects{detail} and was refused (loading it could run "
                 "code); save a state_dict instead (if you trust the file: "
                 "torch.save(torch.load(path, weights_only=False).state_dict(), new_path))") from None
-        raise UserError(f"{what} {path} is not a readable torch file (truncated or corrupt?)") from None
+        raise UnreadableFileError(f"{what} {path} is not a readable torch file (truncated or corrupt?)") from None
     except PermissionError:
         raise UserError(f"{what} {path} cannot be read (permission denied): fix its permissions") from None
     except MemoryError:
         raise
     except Exception:  # RuntimeError (zip reader), EOFError, OSError, KeyError, ...: unreadable bytes
-        raise UserError(f"{what} {path} is not a readable torch file (truncated or corrupt?)") from None
+        raise UnreadableFileError(f"{what} {path} is not a readable torch file (truncated or corrupt?)") from None
 
 
 def _is_state_dict(obj):
