@@ -81,8 +81,8 @@ def ref_step(name, p, g, st, h):
             st["vmax"] = v = torch.maximum(st.get("vmax", torch.zeros_like(v)), v)
         if rule == "adam":
             u = (lr / (1 - b1 ** t)) * st["m"] / (v.sqrt() / math.sqrt(1 - b2 ** t) + eps)
-        else:
-            u = (lr * math.sqrt(1 - b2 ** t) / (1 - b1 ** t)) * (wd * p + st["m"] / (v.sqrt() + eps))
+        else:  # torch.optim.AdamW's rule (decoupled decay lr*wd*p), the same for every AdamW suffix
+            u = lr * wd * p + (lr / (1 - b1 ** t)) * st["m"] / (v.sqrt() / math.sqrt(1 - b2 ** t) + eps)
         if gc and on_update:
             u = ref_gc(u)
         return p - u

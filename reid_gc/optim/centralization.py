@@ -48,10 +48,31 @@ def centralized(tensor: Tensor) -> Tensor:
     return tensor.clone()
 
 
-def centralize_all_(tensors: Sequence[Tensor]) -> None:
-    """Centralizes every tensor (ndim >= 2) of a list in place: the multi-tensor path's GC."""
+def row_means(tensors: Sequence[Tensor], batched: Optional[bool] = None) -> List[Tensor]:
+    """row_mean of every tensor (ndim >= 2). Batched (default: off the CPU, where kernel launches cost
+    more than the copy): tensors of one shape, dtype and device are stacked and reduced by one mean, one
+    kernel per shape instead of one per tensor (ResNet-50 has 161 tensors but about 30 weight shapes)."""
+    means: List[Optional[Tensor]] = [None] * len(tensors)
+    by_shape = {}
+    for i, t in enumerate(tensors):
+        by_shape.setdefault((tuple(t.shape), t.dtype, t.device), []).append(i)
+    for (shape, _, device), indices in by_shape.items():
+        if len(indices) == 1 or not (batched if batched is not None else device.type != "cpu"):
+            for i in indices:
+                means[i] = row_mean(tensors[i])
+            continue
+        stacked = torch.stack([tensors[i] for i in indices])
+        batch = stacked.mean(dim=tuple(range(2, stacked.dim())), keepdim=True)
+        for i, m in zip(indices, batch.unbind(0)):
+            means[i] = m
+    return means
+
+
+def centralize_all_(tensors: Sequence[Tensor], batched: Optional[bool] = None) -> None:
+    """Centralizes every tensor (ndim >= 2) of a list in place: the multi-tensor path's GC, with the
+    means batched by shape (row_means) and one foreach subtraction."""
     if tensors:
-        torch._foreach_sub_(list(tensors), [row_mean(t) for t in tensors])
+        torch._foreach_sub_(list(tensors), row_means(tensors, batched))
 
 
 def working_buffers(grads: List[Tensor], owned: bool, gc: Sequence[bool]) -> List[Tensor]:

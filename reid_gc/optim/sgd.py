@@ -18,6 +18,7 @@ class _SGD(GCOptimizer):
     """SGD (momentum, dampening, nesterov as torch.optim.SGD) with GC of the gradient + weight decay."""
 
     decoupled_weight_decay = False
+    takes_momentum = True
 
     def __init__(self, params, lr=1e-3, momentum=0.0, dampening=0.0, weight_decay=0.0, nesterov=False,
                  *, foreach=None):
