@@ -11,7 +11,7 @@ import yaml
 from yacs.config import CfgNode
 
 from ..losses.build import loss_names
-from ..solver.optimizer import optimizer_class
+from ..solver.optimizer import check_solver
 from ..utils.atomic import write_text
 from ..utils.errors import UserError
 from .defaults import CHOICES, get_defaults
@@ -136,7 +136,7 @@ def validate(cfg):
         raise UserError(f"config key SOLVER.WARMUP_ITERS must be 0 or more, got {cfg.SOLVER.WARMUP_ITERS}")
     if list(cfg.SOLVER.STEPS) != sorted(cfg.SOLVER.STEPS):
         raise UserError(f"config key SOLVER.STEPS must be increasing epochs, got {list(cfg.SOLVER.STEPS)}")
-    optimizer_class(cfg.SOLVER.OPTIMIZER_NAME)  # a typo fails here, before any data is read or generated
+    check_solver(cfg)  # a typo or an unusable optimizer fails here, before any data is read or generated
     if cfg.MODEL.PRETRAIN_CHOICE == "self" and not cfg.MODEL.PRETRAIN_PATH:
         raise UserError("MODEL.PRETRAIN_CHOICE 'self' needs MODEL.PRETRAIN_PATH: the checkpoint to start from")
 

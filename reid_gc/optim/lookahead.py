@@ -36,8 +36,11 @@ class Lookahead(Optimizer):
         if not k >= 1:
             raise ValueError(f"invalid lookahead steps k: {k!r} (must be >= 1)")
         self.optimizer, self.k, self.alpha = optimizer, k, alpha
-        # torch's bookkeeping (hooks, profiling name) on the inner groups: add_param_group keeps the dicts.
+        # torch's bookkeeping (hooks, profiling name); Optimizer.add_param_group keeps the group dicts,
+        # then the inner list itself is shared.
+        self._initialising = True
         super().__init__(optimizer.param_groups, optimizer.defaults)
+        self._initialising = False
         self.param_groups = optimizer.param_groups
         self.state = defaultdict(dict)
         for group in self.param_groups:
@@ -78,7 +81,10 @@ class Lookahead(Optimizer):
 
     def add_param_group(self, param_group: Dict[str, Any]) -> None:
         param_group.setdefault("counter", 0)
-        self.optimizer.add_param_group(param_group)
+        if getattr(self, "_initialising", False):
+            super().add_param_group(param_group)
+        else:
+            self.optimizer.add_param_group(param_group)
 
     def _params_in_order(self):
         return [p for group in self.param_groups for p in group["params"]]
