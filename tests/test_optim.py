@@ -2,6 +2,7 @@
 import inspect
 import io
 import math
+import sys
 
 import pytest
 import torch
@@ -254,3 +255,13 @@ def test_loads_the_torch_counterparts_state(torch_name, name, hyper):
     st = {"t": 1, "b": state.get("momentum_buffer"), "m": state.get("exp_avg"), "v": state.get("exp_avg_sq"),
           "s": state.get("sum")}
     torch.testing.assert_close(p.detach(), ref_step(name, before, p.grad, st, h), rtol=1e-10, atol=1e-12)
+
+
+@pytest.mark.parametrize("name", sorted(FAMILY))
+def test_foreach_path_with_means_batched_as_on_a_gpu(name, monkeypatch):
+    """The multi-tensor path with GC's means batched by shape (the default off the CPU), against the rules."""
+    from reid_gc.optim import centralization
+    monkeypatch.setattr(centralization, "BATCH_ON_CPU", True)
+    monkeypatch.setattr(sys.modules[__name__], "SHAPES", [[(4, 3, 3, 3), (3, 4, 5), (4, 3, 3, 3)],
+                                                          [(5, 6), (5,), (5, 6), (5, 6)]])  # shapes repeat
+    test_matches_plain_rule(name, len(VARIANTS[FAMILY[name][0]]) - 1, True)

@@ -6,6 +6,7 @@ PlainRAdam and Ranger working in exp_avg's storage (weight decay and GC then cha
 """
 import io
 import math
+import sys
 
 import pytest
 import torch
@@ -227,3 +228,13 @@ def test_state_dict_round_trip_resumes_bitwise(name, hyper, foreach):
         resumed.step()
     for a, b in zip(sum(params, []), sum(resumed_params, [])):
         assert torch.equal(a, b)
+
+
+@pytest.mark.parametrize("name,hyper", CASES[::2], ids=[n for n, _ in CASES[::2]])
+def test_foreach_path_with_means_batched_as_on_a_gpu(name, hyper, monkeypatch):
+    from reid_gc.optim import centralization
+    monkeypatch.setattr(centralization, "BATCH_ON_CPU", True)
+    monkeypatch.setattr(sys.modules[__name__], "SHAPES", [[(4, 3, 3, 3), (5, 6), (5,), (4, 3, 3, 3), (5, 6)],
+                                                          [(5,), (2, 4, 1, 1), (2, 4, 1, 1)]])  # shapes repeat
+    for switches in SWITCHES[1:]:
+        test_matches_the_published_rule(name, hyper, switches, 0.03, True)

@@ -148,3 +148,18 @@ def test_wrapper_closure_and_pickle():
     assert p.grad.tolist() == [[1.0, 3.0], [2.0, 2.0]]
     torch.testing.assert_close(p.detach(), torch.tensor([[1.1, 0.9], [1.0, 1.0]]))  # row 2: zero gradient after GC
     assert type(pickle.loads(pickle.dumps(opt))) is type(opt)
+
+
+def test_batched_means_match_per_tensor_gc():
+    """The GPU path's GC (means of same-shape tensors stacked, one foreach subtraction), checked on the CPU."""
+    from reid_gc.optim.centralization import centralize_all_, row_means
+    gen = torch.Generator().manual_seed(0)
+    shapes = [(4, 3, 3, 3), (4, 3, 3, 3), (5, 6), (4, 3, 3, 3), (5, 6), (2, 7)]
+    tensors = [torch.randn(s, generator=gen) for s in shapes] + [torch.randn(4, 3, 3, 3, generator=gen).double()]
+    tensors[1] = tensors[1].to(memory_format=torch.channels_last)
+    expected = [plain_gc(t, "gc") for t in tensors]
+    means = row_means(tensors, batched=True)
+    assert [m.shape for m in means] == [(t.shape[0],) + (1,) * (t.dim() - 1) for t in tensors]
+    centralize_all_(tensors, batched=True)
+    for t, e in zip(tensors, expected):
+        torch.testing.assert_close(t, e, rtol=1e-6, atol=1e-6)

@@ -48,6 +48,10 @@ def centralized(tensor: Tensor) -> Tensor:
     return tensor.clone()
 
 
+#: batch the means on the CPU too (tests set it to check the GPU path's arithmetic on the CPU)
+BATCH_ON_CPU = False
+
+
 def row_means(tensors: Sequence[Tensor], batched: Optional[bool] = None) -> List[Tensor]:
     """row_mean of every tensor (ndim >= 2). Batched (default: off the CPU, where kernel launches cost
     more than the copy): tensors of one shape, dtype and device are stacked and reduced by one mean, one
@@ -57,7 +61,8 @@ def row_means(tensors: Sequence[Tensor], batched: Optional[bool] = None) -> List
     for i, t in enumerate(tensors):
         by_shape.setdefault((tuple(t.shape), t.dtype, t.device), []).append(i)
     for (shape, _, device), indices in by_shape.items():
-        if len(indices) == 1 or not (batched if batched is not None else device.type != "cpu"):
+        batch_here = batched if batched is not None else (device.type != "cpu" or BATCH_ON_CPU)
+        if len(indices) == 1 or not batch_here:
             for i in indices:
                 means[i] = row_mean(tensors[i])
             continue
@@ -83,7 +88,9 @@ def working_buffers(grads: List[Tensor], owned: bool, gc: Sequence[bool]) -> Lis
     """
     if not any(gc):
         return grads
+    selected = [g for g, c in zip(grads, gc) if c]
     if owned:
-        centralize_all_([d for d, c in zip(grads, gc) if c])
+        centralize_all_(selected)
         return grads
-    return [centralized(g) if c else g for g, c in zip(grads, gc)]
+    centred = iter(torch._foreach_sub(selected, row_means(selected)))
+    return [next(centred) if c else g for g, c in zip(grads, gc)]
