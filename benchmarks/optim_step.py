@@ -173,7 +173,8 @@ def measure(name, params, grads, device, repeats, warmup=3, foreach=None):
     ours = cls(copies(params, grads), **hyper, **({} if foreach is None else dict(foreach=foreach)))
     naive = NaiveWrapped if name in WRAPPED else NaiveLoop
     runs = {"ours": ours,
-            "torch": getattr(torch.optim, torch_name)(copies(params, grads), **hyper),
+            "torch": getattr(torch.optim, torch_name)(copies(params, grads), **hyper,
+                                                      **({} if foreach is None else dict(foreach=foreach))),
             "naive": naive(copies(params, grads), cls, **hyper)}
     for opt in runs.values():
         for _ in range(warmup):
@@ -233,7 +234,8 @@ def main(argv=None):
     parser.add_argument("--repeats", type=int, default=None, help="timed rounds (default 20 CPU, 50 CUDA)")
     parser.add_argument("--only", default="", help="comma-separated names, e.g. SGD_GCC,Adam_GC")
     parser.add_argument("--foreach", action="store_true",
-                        help="time our multi-tensor path (the GPU default) instead of the device default")
+                        help="time our and torch's multi-tensor paths (the GPU default) instead of the "
+                             "device default (GC wrappers: torch's multi-tensor step inside)")
     parser.add_argument("--gc-variants", action="store_true",
                         help="also time GC alone, two ways (always on CUDA)")
     args = parser.parse_args(argv)
@@ -255,7 +257,7 @@ def main(argv=None):
     memory_rows = []
     for name in names:
         times, memory = measure(name, params, grads, device, repeats,
-                                foreach=True if args.foreach and name not in WRAPPED else None)
+                                foreach=True if args.foreach else None)
         vs_torch = median([a / b for a, b in zip(times["ours"], times["torch"])])
         vs_naive = median([a / b for a, b in zip(times["ours"], times["naive"])])
         ms = {k: 1e3 * median(v) for k, v in times.items()}

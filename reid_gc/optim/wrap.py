@@ -6,8 +6,8 @@ The generated class is a subclass of the torch optimizer (same arguments, same s
   0 for that step, so it is counted once), GC(g) when its decay is decoupled (AdamW, decoupled_weight_decay);
   the original gradient object is put back afterwards, so `p.grad` is never modified.
 - `_GC2` / `_GCC2` (GC of the update): torch's step runs unchanged, then each selected parameter's change
-  p_new - p_old is centralized, i.e. p_new minus its row-mean change: every row keeps its mean. Only the row
-  means of p_old are kept, not a copy of the weights.
+  p_new - p_old is centralized, i.e. p_new minus its row-mean change: every row keeps its mean (a copy of the
+  selected weights is held during the step, as torch's multi-tensor steps hold temporaries).
 """
 from __future__ import annotations
 
@@ -98,17 +98,19 @@ def _gc_step(self, base, kwargs):
 
 def _gc2_step(self, base, kwargs):
     with torch.no_grad():
-        params = [p for group in self.param_groups for p in group["params"]
-                  if p.grad is not None and gc_applies(p, self.gc_mode)]
-        for p in params:
+        selected = [p for group in self.param_groups for p in group["params"]
+                    if p.grad is not None and gc_applies(p, self.gc_mode)]
+        for p in selected:
             refuse_sparse(self, p.grad)
-        before = row_means([p.detach() for p in params])
+        params = [p.detach() for p in selected]
+        # A copy, not just the old row means: the mean of p_new - p_old is then exact to the change's own
+        # precision (a difference of two means of p would carry |p|'s rounding, large beside a small change).
+        old = torch._foreach_mul(params, 1.0) if params else []
     _torch_step(base)(self, **kwargs)
     if params:
         with torch.no_grad():
-            after = row_means([p.detach() for p in params])
-            torch._foreach_sub_(after, before)
-            torch._foreach_sub_([p.detach() for p in params], after)
+            torch._foreach_sub_(old, params)  # old := p_old - p_new = -change
+            torch._foreach_add_(params, row_means(old))
 
 
 def gc_wrapped(torch_name: str, mode: str, on_update: bool = False) -> Type[Optimizer]:
