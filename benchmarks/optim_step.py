@@ -34,7 +34,7 @@ FAMILIES = {
     "RAdam": ("RAdam", dict(lr=1e-3, weight_decay=5e-4)),
 }
 # the fixed family, in the registry's (family) order, then GC wrappers of torch optimizers
-WRAPPED = ["RAdam_GC", "RAdam_GC2", "SGD_GC2", "Adagrad_GC2"]
+WRAPPED = ["RAdam_GC", "RAdam_GC2", "NAdam_GC2", "Adagrad_GC2"]
 NAMES = list(FIXED) + WRAPPED
 
 

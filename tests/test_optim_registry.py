@@ -6,7 +6,8 @@ import torch
 
 import reid_gc.optim as gco
 
-FIXED = ["SGD_GC", "SGD_GCC", "SGDW", "SGDW_GC", "SGDW_GCC", "Adam_GC", "Adam_GCC", "Adam_GC2", "Adam_GCC2",
+FIXED = ["SGD_GC", "SGD_GCC", "SGD_GC2", "SGD_GCC2", "SGDW", "SGDW_GC", "SGDW_GCC",
+         "Adam_GC", "Adam_GCC", "Adam_GC2", "Adam_GCC2",
          "AdamW", "AdamW_GC", "AdamW_GCC", "AdamW_GC2", "AdamW_GCC2", "Adagrad_GC", "Adagrad_GCC",
          "PlainRAdam", "PlainRAdam_GC", "PlainRAdam_GCC", "PlainRAdam_GC2", "PlainRAdam_GCC2",
          "Ranger", "Ranger_GC", "Ranger_GCC", "Ranger_GC2", "Ranger_GCC2"]
@@ -69,6 +70,7 @@ def plain_gc(g, mode):
 @pytest.mark.parametrize("torch_name,mode,kwargs", [
     ("RAdam", "gcc", dict(lr=0.01, weight_decay=0.01)), ("NAdam", "gc", dict(lr=0.01)),
     ("RMSprop", "gcc", dict(lr=0.01, momentum=0.5)), ("SGD", "gc", dict(lr=0.1, momentum=0.9, weight_decay=0.05)),
+    ("SGD", "gcc", dict(lr=0.1)),
     ("AdamW", "gc", dict(lr=0.01, weight_decay=0.1)),
     ("RAdam", "gc", dict(lr=0.01, weight_decay=0.1, decoupled_weight_decay=True)),
 ])
@@ -107,6 +109,7 @@ def test_wrapper_is_torch_optimizer_on_centralized_gradients(torch_name, mode, k
 
 @pytest.mark.parametrize("torch_name,mode,kwargs", [
     ("RAdam", "gc", dict(lr=0.01, weight_decay=0.01)), ("SGD", "gcc", dict(lr=0.1, momentum=0.9, weight_decay=0.1)),
+    ("SGD", "gc", dict(lr=0.1, momentum=0.8, nesterov=True, weight_decay=0.1)),
     ("AdamW", "gc", dict(lr=0.01, weight_decay=0.1)), ("Adagrad", "gcc", dict(lr=0.05)),
 ])
 def test_gc2_wrapper_centralizes_the_change_of_each_step(torch_name, mode, kwargs):

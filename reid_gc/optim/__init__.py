@@ -4,7 +4,8 @@
     optimizer = SGD_GCC(model.parameters(), lr=0.01, momentum=0.9, weight_decay=5e-4)
 
 Fixed family (torch.optim.Optimizer subclasses, arguments and defaults as torch's counterparts, plus
-`foreach=None`): SGD_GC, SGD_GCC, SGDW, SGDW_GC, SGDW_GCC, Adam_GC, Adam_GCC, Adam_GC2, Adam_GCC2, AdamW,
+`foreach=None`): SGD_GC, SGD_GCC, SGD_GC2, SGD_GCC2, SGDW, SGDW_GC, SGDW_GCC, Adam_GC, Adam_GCC, Adam_GC2,
+Adam_GCC2, AdamW,
 AdamW_GC, AdamW_GCC, AdamW_GC2, AdamW_GCC2, Adagrad_GC, Adagrad_GCC, and the GC authors' rules PlainRAdam and
 Ranger with the same suffixes (arguments as published). "_GC" centralizes every tensor with ndim > 1, "_GCC"
 only ndim > 3 (conv weights); without "2" the gradient (plus L2 weight decay where the rule adds it to the
@@ -21,11 +22,11 @@ from .lookahead import Lookahead
 from .radam import (PlainRAdam, PlainRAdam_GC, PlainRAdam_GC2, PlainRAdam_GCC, PlainRAdam_GCC2, Ranger, Ranger_GC,
                     Ranger_GC2, Ranger_GCC, Ranger_GCC2)
 from .registry import optimizer_names, resolve_optimizer
-from .sgd import SGD_GC, SGD_GCC, SGDW, SGDW_GC, SGDW_GCC
+from .sgd import SGD_GC, SGD_GC2, SGD_GCC, SGD_GCC2, SGDW, SGDW_GC, SGDW_GCC
 from .wrap import gc_wrapped
 
 __all__ = [
-    "SGD_GC", "SGD_GCC", "SGDW", "SGDW_GC", "SGDW_GCC",
+    "SGD_GC", "SGD_GCC", "SGD_GC2", "SGD_GCC2", "SGDW", "SGDW_GC", "SGDW_GCC",
     "Adam_GC", "Adam_GCC", "Adam_GC2", "Adam_GCC2",
     "AdamW", "AdamW_GC", "AdamW_GCC", "AdamW_GC2", "AdamW_GCC2",
     "Adagrad_GC", "Adagrad_GCC",

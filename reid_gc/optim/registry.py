@@ -20,13 +20,13 @@ from .adam import (Adam_GC, Adam_GC2, Adam_GCC, Adam_GCC2, AdamW, AdamW_GC, Adam
                    AdamW_GCC2)
 from .radam import (PlainRAdam, PlainRAdam_GC, PlainRAdam_GC2, PlainRAdam_GCC, PlainRAdam_GCC2, Ranger, Ranger_GC,
                     Ranger_GC2, Ranger_GCC, Ranger_GCC2)
-from .sgd import SGD_GC, SGD_GCC, SGDW, SGDW_GC, SGDW_GCC
+from .sgd import SGD_GC, SGD_GC2, SGD_GCC, SGD_GCC2, SGDW, SGDW_GC, SGDW_GCC
 from .wrap import SUFFIXES, WRAPPABLE, gc_wrapped, torch_optimizers
 
 __all__ = ["FIXED", "optimizer_names", "resolve_optimizer"]
 
 FIXED: Dict[str, Type[Optimizer]] = {cls.__name__: cls for cls in (
-    SGD_GC, SGD_GCC, SGDW, SGDW_GC, SGDW_GCC,
+    SGD_GC, SGD_GCC, SGD_GC2, SGD_GCC2, SGDW, SGDW_GC, SGDW_GCC,
     Adam_GC, Adam_GCC, Adam_GC2, Adam_GCC2,
     AdamW, AdamW_GC, AdamW_GCC, AdamW_GC2, AdamW_GCC2,
     Adagrad_GC, Adagrad_GCC,
