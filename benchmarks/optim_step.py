@@ -32,6 +32,7 @@ FAMILIES = {
     "AdamW": ("AdamW", dict(lr=3.5e-4, weight_decay=5e-4)),
     "Adagrad": ("Adagrad", dict(lr=0.01, weight_decay=5e-4)),
     "RAdam": ("RAdam", dict(lr=1e-3, weight_decay=5e-4)),
+    "NAdam": ("NAdam", dict(lr=1e-3, weight_decay=5e-4)),
 }
 # the fixed family, in the registry's (family) order, then GC wrappers of torch optimizers
 WRAPPED = ["RAdam_GC", "RAdam_GC2", "NAdam_GC2", "Adagrad_GC2"]
@@ -41,6 +42,8 @@ NAMES = list(FIXED) + WRAPPED
 def family(name):
     if name.startswith(("RAdam", "PlainRAdam", "Ranger")):
         return "RAdam"
+    if name.startswith("NAdam"):
+        return "NAdam"
     return "Adagrad" if name.startswith("Adagrad") else "AdamW" if name.startswith("AdamW") else \
         "Adam" if name.startswith("Adam") else "SGD"
 
