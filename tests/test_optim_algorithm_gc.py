@@ -238,3 +238,12 @@ def test_foreach_path_with_means_batched_as_on_a_gpu(name, hyper, monkeypatch):
                                                           [(5,), (2, 4, 1, 1), (2, 4, 1, 1)]])  # shapes repeat
     for switches in SWITCHES[1:]:
         test_matches_the_published_rule(name, hyper, switches, 0.03, True)
+
+
+def test_pickle_keeps_the_switches():
+    import pickle
+    p = torch.nn.Parameter(torch.randn(3, 4, dtype=torch.float64))
+    opt = agc.Ranger([p], use_gc=True, gc_conv_only=False, gc_loc=True)
+    copy = pickle.loads(pickle.dumps(opt))
+    assert (copy.use_gc, copy.gc_conv_only, copy.gc_loc, copy.gc_mode, copy.gc_update) == (True, False, True, "gc",
+                                                                                            False)

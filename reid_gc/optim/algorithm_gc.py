@@ -50,6 +50,15 @@ class _Switches:
         self.gc_mode = _mode(use_gc, gc_conv_only)
         self.gc_update = not gc_loc
 
+    def __getstate__(self):  # torch's keeps defaults, state and groups only; the switches travel too
+        return dict(super().__getstate__(), switches=(self.use_gc, self.gc_conv_only, self.gc_loc))
+
+    def __setstate__(self, state):
+        switches = state.pop("switches", None)
+        super().__setstate__(state)
+        if switches is not None:
+            self._set_switches(*switches)
+
 
 class SGD(_SGD):
     """The authors' SGD: torch's SGD rule with GC of the step's direction d (gradient + weight decay, through
