@@ -111,7 +111,6 @@ def train(out, data_root, *extra):
                "INPUT.SIZE_TRAIN", "[32, 16]", "INPUT.SIZE_TEST", "[32, 16]", *extra])
 
 
-@pytest.mark.slow
 @pytest.mark.parametrize("opts", [["SOLVER.OPTIMIZER_NAME", "SGD_GC2", "SOLVER.BASE_LR", "0.02",
                                    "SOLVER.LOOKAHEAD_K", "3"]], ids=["SGD_GC2+Lookahead"])
 def test_resume_keeps_the_slow_weights_bit_for_bit(opts, data_root, tmp_path):

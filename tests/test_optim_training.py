@@ -114,7 +114,7 @@ def train(name, data_root, out, monkeypatch, *extra):
     return losses, recorder
 
 
-@pytest.mark.parametrize("name", ORIGINAL + ["RAdam_GCC"] + [pytest.param(n, marks=pytest.mark.slow) for n in NEW])
+@pytest.mark.parametrize("name", ORIGINAL + ["RAdam_GCC"] + NEW)
 def test_training_with_each_optimizer_lowers_the_loss(name, data_root, tmp_path, monkeypatch):
     losses, recorder = train(name, data_root, str(tmp_path / "run"), monkeypatch)
     assert len(losses) == 4
