@@ -136,7 +136,10 @@ def test_without_gc_the_row_means_move(name, data_root, tmp_path, monkeypatch):
 @pytest.mark.parametrize("amp", ["no", "fp16"])
 def test_grad_clip_bounds_the_gradients_the_optimizer_steps_with(amp):
     """The step clips the (unscaled) gradients to SOLVER.GRAD_CLIP's global norm before optimizer.step."""
-    from reid_gc.engine import trainer as step_module
+    try:  # issue 11 renames engine/trainer.py to engine/train_step.py
+        step_module = importlib.import_module("reid_gc.engine.train_step")
+    except ImportError:
+        step_module = importlib.import_module("reid_gc.engine.trainer")
 
     torch.manual_seed(0)
 
