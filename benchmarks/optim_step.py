@@ -2,11 +2,12 @@
 
     python benchmarks/optim_step.py [--device cpu|cuda] [--repeats N] [--only SGD_GCC,Adam_GC,...]
 
-Per optimizer, in one run and interleaved round by round: ours (its default path for the device),
-torch's counterpart without GC (torch.optim.SGD/Adam/AdamW/Adagrad, same hyper-parameters, its default
-path), and a naive per-parameter loop of the same rule written plainly below. Times are medians;
-ratios are medians of the per-round ratios (robust to load that drifts during the run).
-Targets: CPU: SGD family <= 1.2x torch, Adam/AdamW/Adagrad families <= 1.3x, never slower than naive;
+Per optimizer, in one run and interleaved round by round: ours (its default path for the device, or
+--foreach), torch's nearest optimizer without GC (torch.optim.SGD/Adam/AdamW/Adagrad/RAdam, same
+hyper-parameters, its default path), and a naive per-parameter loop of the same rule written plainly below
+(for `<Torch>_GC...` wrappers: one torch optimizer per tensor, GC by hand). Times are medians; ratios are
+medians of the per-round ratios (robust to load that drifts during the run).
+Targets: CPU: SGD family <= 1.2x torch, the others <= 1.3x, never slower than naive;
 GPU: <= 1.15x torch and >= 5x faster than naive.
 """
 import argparse
@@ -27,13 +28,51 @@ FAMILIES = {
     "Adam": ("Adam", dict(lr=3.5e-4, weight_decay=5e-4)),
     "AdamW": ("AdamW", dict(lr=3.5e-4, weight_decay=5e-4)),
     "Adagrad": ("Adagrad", dict(lr=0.01, weight_decay=5e-4)),
+    "RAdam": ("RAdam", dict(lr=1e-3, weight_decay=5e-4)),
+    "NAdam": ("NAdam", dict(lr=1e-3, weight_decay=5e-4)),
 }
-NAMES = list(FIXED)  # the fixed family, in the registry's (family) order
+# the fixed family, in the registry's (family) order, then GC wrappers of torch optimizers
+WRAPPED = ["RAdam_GC", "RAdam_GC2", "NAdam_GC2", "Adagrad_GC2"]
+NAMES = list(FIXED) + WRAPPED
 
 
 def family(name):
+    if name.startswith(("RAdam", "PlainRAdam", "Ranger")):
+        return "RAdam"
+    if name.startswith("NAdam"):
+        return "NAdam"
     return "Adagrad" if name.startswith("Adagrad") else "AdamW" if name.startswith("AdamW") else \
         "Adam" if name.startswith("Adam") else "SGD"
+
+
+class NaiveWrapped:
+    """`<Torch>_GC` / `_GC2` written plainly: one torch optimizer (single-tensor path) per tensor, GC by hand."""
+
+    def __init__(self, params, cls, lr, weight_decay, momentum=0.0):
+        base = cls.__mro__[1]
+        extra = dict(momentum=momentum) if momentum else {}
+        self.l2 = weight_decay if not cls.gc_update else 0.0
+        self.mode, self.on_update = cls.gc_mode, cls.gc_update
+        self.items = [(p, base([p], lr=lr, weight_decay=weight_decay - self.l2, foreach=False, **extra))
+                      for p in params]
+
+    def gc(self, x):
+        if (self.mode == "gc" and x.dim() > 1) or (self.mode == "gcc" and x.dim() > 3):
+            return x - x.mean(dim=tuple(range(1, x.dim())), keepdim=True)
+        return x
+
+    @torch.no_grad()
+    def step(self):
+        for p, opt in self.items:
+            g = p.grad
+            if not self.on_update:
+                p.grad = self.gc(g + self.l2 * p)
+                opt.step()
+                p.grad = g
+            else:
+                old = p.clone()
+                opt.step()
+                p.copy_(old + self.gc(p - old))
 
 
 class NaiveLoop:
@@ -46,6 +85,9 @@ class NaiveLoop:
         self.decoupled = getattr(cls, "decoupled_weight_decay", False)
         self.lr, self.wd, self.momentum, self.betas = lr, weight_decay, momentum, betas
         self.eps = eps if eps is not None else (1e-10 if self.rule == "Adagrad" else 1e-8)
+        self.ranger = cls.__name__.startswith("Ranger")
+        if self.ranger:
+            self.betas, self.eps = (0.95, 0.999), 1e-5
 
     def gc(self, x):
         if (self.mode == "gc" and x.dim() > 1) or (self.mode == "gcc" and x.dim() > 3):
@@ -84,6 +126,28 @@ class NaiveLoop:
         u = self.lr * (1 - b2 ** t) ** 0.5 / (1 - b1 ** t) * (self.wd * p + st["m"] / (st["v"].sqrt() + self.eps))
         return p - (self.gc(u) if self.on_update else u)
 
+    def radam(self, p, g, st):
+        """The GC authors' RAdam rule (PlainRAdam / Ranger: see reid_gc.optim.radam)."""
+        b1, b2 = self.betas
+        d = g if self.on_update else self.gc(g)
+        st["m"] = b1 * st.get("m", 0) + (1 - b1) * d
+        st["v"] = b2 * st.get("v", 0) + (1 - b2) * d * d
+        t = st["t"]
+        n_max = 2 / (1 - b2) - 1
+        n = n_max - 2 * t * b2 ** t / (1 - b2 ** t)
+        if n > 5 or (n >= 5 and not self.ranger):
+            r = ((1 - b2 ** t) * (n - 4) / (n_max - 4) * (n - 2) / n * n_max / (n_max - 2)) ** 0.5 / (1 - b1 ** t)
+            u = st["m"] / (st["v"].sqrt() + self.eps) + self.wd * p
+        else:
+            r = 1 / (1 - b1 ** t)
+            u = st["m"] = st["m"] + self.wd * p
+        new = p - self.lr * r * (self.gc(u) if self.on_update else u)
+        if self.ranger:
+            st.setdefault("slow", p)
+            if t % 6 == 0:
+                st["slow"] = new = st["slow"] + 0.5 * (new - st["slow"])
+        return new
+
     def adagrad(self, p, g, st):
         d = self.gc(g + self.wd * p)
         st["s"] = st.get("s", 0) + d * d
@@ -103,12 +167,15 @@ def copies(params, grads):
     return out
 
 
-def measure(name, params, grads, device, repeats, warmup=3):
+def measure(name, params, grads, device, repeats, warmup=3, foreach=None):
     torch_name, hyper = FAMILIES[family(name)]
     cls = getattr(gco, name)
-    runs = {"ours": cls(copies(params, grads), **hyper),
-            "torch": getattr(torch.optim, torch_name)(copies(params, grads), **hyper),
-            "naive": NaiveLoop(copies(params, grads), cls, **hyper)}
+    ours = cls(copies(params, grads), **hyper, **({} if foreach is None else dict(foreach=foreach)))
+    naive = NaiveWrapped if name in WRAPPED else NaiveLoop
+    runs = {"ours": ours,
+            "torch": getattr(torch.optim, torch_name)(copies(params, grads), **hyper,
+                                                      **({} if foreach is None else dict(foreach=foreach))),
+            "naive": naive(copies(params, grads), cls, **hyper)}
     for opt in runs.values():
         for _ in range(warmup):
             opt.step()
@@ -139,7 +206,10 @@ def centralize_flat_by_row_length_(tensors):
 def gc_variants(grads, device, repeats):
     """ms of GC alone on ResNet-50's conv-weight gradients (the _GCC set): the library's way and an alternative."""
     convs = [g.clone() for g in grads if g.dim() > 3]
-    ways = {"per-tensor mean-and-subtract (library)": gco.centralization.centralize_all_,
+    ways = {"per-tensor mean-and-subtract (library on the CPU)":
+            lambda ts: gco.centralization.centralize_all_(ts, batched=False),
+            "means batched by shape, one foreach subtract (library off the CPU)":
+            lambda ts: gco.centralization.centralize_all_(ts, batched=True),
             "flat buffer by row length": centralize_flat_by_row_length_}
     out = {}
     for name, fn in ways.items():
@@ -163,6 +233,9 @@ def main(argv=None):
     parser.add_argument("--device", choices=["cpu", "cuda"], default=None)
     parser.add_argument("--repeats", type=int, default=None, help="timed rounds (default 20 CPU, 50 CUDA)")
     parser.add_argument("--only", default="", help="comma-separated names, e.g. SGD_GCC,Adam_GC")
+    parser.add_argument("--foreach", action="store_true",
+                        help="time our and torch's multi-tensor paths (the GPU default) instead of the "
+                             "device default (GC wrappers: torch's multi-tensor step inside)")
     parser.add_argument("--gc-variants", action="store_true",
                         help="also time GC alone, two ways (always on CUDA)")
     args = parser.parse_args(argv)
@@ -183,7 +256,8 @@ def main(argv=None):
     print("|---|---|---|---|---|---|---|")
     memory_rows = []
     for name in names:
-        times, memory = measure(name, params, grads, device, repeats)
+        times, memory = measure(name, params, grads, device, repeats,
+                                foreach=True if args.foreach else None)
         vs_torch = median([a / b for a, b in zip(times["ours"], times["torch"])])
         vs_naive = median([a / b for a, b in zip(times["ours"], times["naive"])])
         ms = {k: 1e3 * median(v) for k, v in times.items()}

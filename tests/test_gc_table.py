@@ -47,3 +47,28 @@ def test_summarize_puts_paper_figures_beside_market_runs(tmp_path):
     assert "| market1501 | resnet50 | SGD_GCC | 1 (0) | 120 | 86.1 | 94.5 | 86.6 | 94.8 |" in r.stdout
     r = run_tool("summarize.py", str(tmp_path / "nothing"))
     assert r.returncode == 2 and "is not a folder" in r.stderr
+
+
+def test_any_optimizer_name_and_its_lookahead_and_clip_settings_are_rows(tmp_path):
+    for name, extra, seed in [("Ranger_GC2", "", 0), ("Ranger_GC2", "", 1), ("Adam_GC2", "  LOOKAHEAD_K: 5\n", 0),
+                              ("Adam_GC2", "", 0), ("RAdam_GC", "  GRAD_CLIP: 1.0\n", 0)]:
+        run = tmp_path / "synthetic" / "resnet18" / f"{name}{len(extra)}" / f"seed{seed}"
+        run.mkdir(parents=True)
+        (run / "config.yml").write_text("DATASETS:\n  NAMES:\n  - synthetic\nMODEL:\n  NAME: resnet18\n"
+                                        f"SOLVER:\n  OPTIMIZER_NAME: {name}\n  SEED: {seed}\n{extra}")
+        (run / "metrics.json").write_text(json.dumps([{"source": "train", "epoch": 2, "mAP": 0.5, "rank1": 0.6,
+                                                       "re_ranking": False}]))
+    r = run_tool("summarize.py", str(tmp_path))
+    assert r.returncode == 0, r.stderr
+    rows = {line.split("|")[3].strip(): line.split("|")[4].strip() for line in r.stdout.splitlines()
+            if line.startswith("| synthetic")}
+    assert rows == {"Ranger_GC2": "2 (0,1)", "Adam_GC2": "1 (0)", "Adam_GC2 + Lookahead(k=5, alpha=0.5)": "1 (0)",
+                    "RAdam_GC + clip 1.0": "1 (0)"}
+
+
+def test_gc_table_refuses_a_bad_optimizer_name_before_any_run(tmp_path):
+    env = dict(os.environ, OPTIMIZERS="Ranger_GC2 LBFGS", PYTHON=sys.executable)
+    r = subprocess.run(["bash", "scripts/gc_table.sh", str(tmp_path / "data"), str(tmp_path / "out")], cwd=ROOT,
+                       capture_output=True, text=True, env=env, timeout=120)
+    assert r.returncode == 2 and "LBFGS cannot train" in r.stderr and len(r.stderr.strip().splitlines()) == 1
+    assert not (tmp_path / "out").exists()

@@ -2,6 +2,7 @@
 import inspect
 import io
 import math
+import sys
 
 import pytest
 import torch
@@ -81,8 +82,8 @@ def ref_step(name, p, g, st, h):
             st["vmax"] = v = torch.maximum(st.get("vmax", torch.zeros_like(v)), v)
         if rule == "adam":
             u = (lr / (1 - b1 ** t)) * st["m"] / (v.sqrt() / math.sqrt(1 - b2 ** t) + eps)
-        else:
-            u = (lr * math.sqrt(1 - b2 ** t) / (1 - b1 ** t)) * (wd * p + st["m"] / (v.sqrt() + eps))
+        else:  # torch.optim.AdamW's rule (decoupled decay lr*wd*p), the same for every AdamW suffix
+            u = lr * wd * p + (lr / (1 - b1 ** t)) * st["m"] / (v.sqrt() / math.sqrt(1 - b2 ** t) + eps)
         if gc and on_update:
             u = ref_gc(u)
         return p - u
@@ -254,3 +255,13 @@ def test_loads_the_torch_counterparts_state(torch_name, name, hyper):
     st = {"t": 1, "b": state.get("momentum_buffer"), "m": state.get("exp_avg"), "v": state.get("exp_avg_sq"),
           "s": state.get("sum")}
     torch.testing.assert_close(p.detach(), ref_step(name, before, p.grad, st, h), rtol=1e-10, atol=1e-12)
+
+
+@pytest.mark.parametrize("name", sorted(FAMILY))
+def test_foreach_path_with_means_batched_as_on_a_gpu(name, monkeypatch):
+    """The multi-tensor path with GC's means batched by shape (the default off the CPU), against the rules."""
+    from reid_gc.optim import centralization
+    monkeypatch.setattr(centralization, "BATCH_ON_CPU", True)
+    monkeypatch.setattr(sys.modules[__name__], "SHAPES", [[(4, 3, 3, 3), (3, 4, 5), (4, 3, 3, 3)],
+                                                          [(5, 6), (5,), (5, 6), (5, 6)]])  # shapes repeat
+    test_matches_plain_rule(name, len(VARIANTS[FAMILY[name][0]]) - 1, True)

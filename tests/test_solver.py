@@ -81,3 +81,70 @@ def test_make_optimizer_names():
     center = torch.nn.Linear(2, 2)
     _, center_opt = make_optimizer(load_config("", ["SOLVER.CENTER_LR", "0.5"]), m, center)
     assert type(center_opt) is torch.optim.SGD and center_opt.param_groups[0]["lr"] == 0.5
+
+
+@pytest.mark.parametrize("opts, expected", [
+    (["SOLVER.LOOKAHEAD_ALPHA", "1.5"], "config key SOLVER.LOOKAHEAD_ALPHA must lie in [0, 1], got 1.5"),
+    (["SOLVER.LOOKAHEAD_ALPHA", "-0.1"], "config key SOLVER.LOOKAHEAD_ALPHA must lie in [0, 1], got -0.1"),
+    (["SOLVER.LOOKAHEAD_K", "-1"], "config key SOLVER.LOOKAHEAD_K must be an integer >= 0 (0 = off), got -1"),
+    (["SOLVER.GRAD_CLIP", "-2"], "config key SOLVER.GRAD_CLIP must be >= 0"),
+    (["SOLVER.BETAS", "[0.9, 1.0]"], "config key SOLVER.BETAS must be two numbers in [0, 1)"),
+    (["SOLVER.BETAS", "[-0.1, 0.9]"], "config key SOLVER.BETAS must be two numbers in [0, 1)"),
+    (["SOLVER.BETAS", "[0.9]"], "config key SOLVER.BETAS must be two numbers in [0, 1)"),
+    (["SOLVER.EPS", "-0.5"], "config key SOLVER.EPS must be >= 0"),
+    (["SOLVER.WEIGHT_DECAY", "-0.1"], "config key SOLVER.WEIGHT_DECAY must be 0 or more"),
+    (["SOLVER.OPTIMIZER_NAME", "Ranger_GC2", "SOLVER.WEIGHT_DECAY_BIAS", "-1"],
+     "config key SOLVER.WEIGHT_DECAY_BIAS must be 0 or more"),
+    (["SOLVER.OPTIMIZER_NAME", "LBFGS"], "SOLVER.OPTIMIZER_NAME LBFGS cannot train a re-id model: it needs a closure"),
+    (["SOLVER.OPTIMIZER_NAME", "SparseAdam"], "SparseAdam cannot train a re-id model: it takes sparse gradients"),
+    (["SOLVER.OPTIMIZER_NAME", "Muon_GC2"], "Muon_GC2 cannot train a re-id model: it updates 2-D parameters only"),
+    (["SOLVER.OPTIMIZER_NAME", "Muon"], "Muon cannot train a re-id model"),
+    (["SOLVER.DEGENERATED_TO_SGD", "maybe"], "SOLVER.DEGENERATED_TO_SGD is 'maybe'; accepted values: yes, no"),
+])
+def test_solver_keys_refused_in_one_line(opts, expected):
+    from reid_gc.utils.errors import UserError
+    with pytest.raises(UserError) as e:
+        load_config("", opts)
+    assert expected in str(e.value)
+    assert "\n" not in str(e.value)
+
+
+def test_a_bad_solver_key_exits_2_with_one_line(tmp_path):
+    from run_helpers import run_tool
+    r = run_tool("train.py", "SOLVER.LOOKAHEAD_ALPHA", "2", "OUTPUT_DIR", str(tmp_path / "o"))
+    assert r.returncode == 2
+    lines = r.stderr.strip().splitlines()
+    assert len(lines) == 1 and "SOLVER.LOOKAHEAD_ALPHA must lie in [0, 1]" in lines[0]
+    assert not (tmp_path / "o").exists()
+
+
+def test_momentum_betas_and_flags_follow_declared_capabilities():
+    import reid_gc.optim as gco
+    from reid_gc.optim import Lookahead, capabilities
+    m = Tiny()
+
+    def build(*opts):
+        return make_optimizer(load_config("", ["SOLVER.MOMENTUM", "0.7", *opts]), m)[0]
+
+    # momentum is declared by the SGD rules only (torch's SGD, the fixed family, and wrapped SGD)
+    assert [capabilities(c).momentum for c in (torch.optim.SGD, gco.SGD_GCC, gco.SGDW, gco.resolve_optimizer("SGD_GC2"),
+                                               torch.optim.RMSprop, gco.Ranger_GC, gco.Adam_GC)] == \
+        [True, True, True, True, False, False, False]
+    assert build("SOLVER.OPTIMIZER_NAME", "SGD_GC2").param_groups[0]["momentum"] == 0.7
+    assert build("SOLVER.OPTIMIZER_NAME", "RMSprop_GC").param_groups[0]["momentum"] == 0  # torch's default
+    # betas / eps: the optimizer's own unless set
+    assert build("SOLVER.OPTIMIZER_NAME", "Ranger_GC2").param_groups[0]["betas"] == (0.95, 0.999)
+    assert build("SOLVER.OPTIMIZER_NAME", "Ranger_GC2").param_groups[0]["eps"] == 1e-5
+    opt = build("SOLVER.OPTIMIZER_NAME", "Adam_GC", "SOLVER.BETAS", "[0.8, 0.99]", "SOLVER.EPS", "1e-6")
+    assert opt.param_groups[0]["betas"] == (0.8, 0.99) and opt.param_groups[0]["eps"] == 1e-6
+    assert build("SOLVER.OPTIMIZER_NAME", "RAdam_GC2", "SOLVER.BETAS", "[0.8, 0.99]").param_groups[0]["betas"] == \
+        (0.8, 0.99)
+    assert build("SOLVER.OPTIMIZER_NAME", "PlainRAdam_GC2").param_groups[0]["degenerated_to_sgd"] is True
+    assert build("SOLVER.OPTIMIZER_NAME", "PlainRAdam", "SOLVER.DEGENERATED_TO_SGD", "no").param_groups[0][
+        "degenerated_to_sgd"] is False
+    # Lookahead: a wrapper around any optimizer; Ranger's own Lookahead takes K and ALPHA instead
+    opt = build("SOLVER.OPTIMIZER_NAME", "Adam", "SOLVER.LOOKAHEAD_K", "3", "SOLVER.LOOKAHEAD_ALPHA", "0.25")
+    assert isinstance(opt, Lookahead) and type(opt.optimizer) is torch.optim.Adam and (opt.k, opt.alpha) == (3, 0.25)
+    opt = build("SOLVER.OPTIMIZER_NAME", "Ranger_GC", "SOLVER.LOOKAHEAD_K", "3", "SOLVER.LOOKAHEAD_ALPHA", "0.25")
+    assert type(opt) is gco.Ranger_GC and (opt.param_groups[0]["k"], opt.param_groups[0]["alpha"]) == (3, 0.25)
+    assert type(build("SOLVER.OPTIMIZER_NAME", "Adam")) is torch.optim.Adam  # LOOKAHEAD_K 0: off

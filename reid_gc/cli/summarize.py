@@ -2,7 +2,9 @@
 python tools/summarize.py OUT   (writes OUT/summary.md and prints it)
 
 Every folder under OUT holding config.yml and metrics.json is a run; its figure is the last evaluation
-made during training (no re-ranking). Runs differing only in SOLVER.SEED are one row: mean ± std.
+made during training (no re-ranking). Runs differing only in SOLVER.SEED are one row: mean ± std. The
+optimizer column is SOLVER.OPTIMIZER_NAME (any name the config takes), followed by the Lookahead and gradient
+clipping settings when a run sets them, so that runs differing in those are separate rows.
 """
 import json
 import os
@@ -23,6 +25,19 @@ PAPER = {
 }
 
 
+def optimizer_label(solver):
+    """SOLVER.OPTIMIZER_NAME, plus ' + Lookahead(k, alpha)' and ' + clip N' when the run set them."""
+    label = solver["OPTIMIZER_NAME"]
+    k = solver.get("LOOKAHEAD_K", 0)
+    if k:
+        own = label.startswith("Ranger")  # Ranger's built-in Lookahead takes the keys
+        label += f" (k={k}, alpha={solver.get('LOOKAHEAD_ALPHA', 0.5)})" if own else \
+            f" + Lookahead(k={k}, alpha={solver.get('LOOKAHEAD_ALPHA', 0.5)})"
+    if solver.get("GRAD_CLIP", 0):
+        label += f" + clip {solver['GRAD_CLIP']}"
+    return label
+
+
 def find_runs(out):
     runs = []
     for folder, _, files in sorted(os.walk(out)):
@@ -37,7 +52,7 @@ def find_runs(out):
         last = max(evals, key=lambda e: e["epoch"])
         names = cfg["DATASETS"]["NAMES"]
         runs.append({"dataset": "+".join(names) if isinstance(names, list) else names,
-                     "model": cfg["MODEL"]["NAME"], "optimizer": cfg["SOLVER"]["OPTIMIZER_NAME"],
+                     "model": cfg["MODEL"]["NAME"], "optimizer": optimizer_label(cfg["SOLVER"]),
                      "seed": cfg["SOLVER"]["SEED"], "epoch": last["epoch"],
                      "mAP": 100 * last["mAP"], "rank1": 100 * last["rank1"]})
     return runs

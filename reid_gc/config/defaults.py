@@ -84,6 +84,12 @@ _C.SOLVER.SEED = 0  # new: seed of every random number generator (model init, sa
 _C.SOLVER.RESUME = ""  # new: '' starts afresh, 'auto' resumes from OUTPUT_DIR, or a checkpoint path
 _C.SOLVER.AMP = "no"  # new: mixed precision: 'no', 'fp16' (with a GradScaler) or 'bf16'
 _C.SOLVER.DETERMINISTIC = "no"  # new: 'yes' asks torch for deterministic algorithms (bitwise resume)
+_C.SOLVER.BETAS = ()  # new: (beta1, beta2) of the Adam-like rules, each in [0, 1); () keeps the optimizer's own
+_C.SOLVER.EPS = -1.0  # new: eps of the Adam-like rules; -1 keeps the optimizer's own (1e-8; Ranger 1e-5)
+_C.SOLVER.DEGENERATED_TO_SGD = "yes"  # new: PlainRAdam*: 'yes' takes SGD-like steps before rectification
+_C.SOLVER.LOOKAHEAD_K = 0  # new: Lookahead around the optimizer every K steps; 0 = off (Ranger*: its own k, 6)
+_C.SOLVER.LOOKAHEAD_ALPHA = 0.5  # new: Lookahead's slow-weight step in [0, 1] (Ranger*: its alpha)
+_C.SOLVER.GRAD_CLIP = 0.0  # new: clip the gradients' global norm to this before GC and the step; 0 = off
 
 # ----------------------------------------------------------------------------------------------- TEST
 _C.TEST = CN()
@@ -121,6 +127,7 @@ CHOICES = {
     "SOLVER.WARMUP_METHOD": "reid_gc.solver.lr_scheduler:WARMUP_METHODS",
     "SOLVER.AMP": ("no", "fp16", "bf16"),
     "SOLVER.DETERMINISTIC": ("yes", "no"),
+    "SOLVER.DEGENERATED_TO_SGD": ("yes", "no"),
     "TEST.RE_RANKING": ("yes", "no"),
     "TEST.NECK_FEAT": "reid_gc.modeling.baseline:NECK_FEATS",
     "TEST.FEAT_NORM": ("yes", "no"),
@@ -158,6 +165,8 @@ RANGES = {
     "SOLVER.EVAL_PERIOD": "[1, inf)",
     "SOLVER.IMS_PER_BATCH": "[1, inf)",
     "SOLVER.SEED": "[0, 4294967295]",  # numpy's seed range
+    # checked by solver.check_solver, next to the optimizers they configure
+    **{f"SOLVER.{k}": None for k in ("BETAS", "EPS", "LOOKAHEAD_K", "LOOKAHEAD_ALPHA", "GRAD_CLIP")},
     "TEST.IMS_PER_BATCH": "[1, inf)",
     "TEST.RE_RANKING_K1": "[1, inf)",
     "TEST.RE_RANKING_K2": "[1, inf)",

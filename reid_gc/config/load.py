@@ -15,7 +15,7 @@ import yaml
 from yacs.config import CfgNode
 
 from ..losses.build import loss_names
-from ..solver.optimizer import optimizer_class
+from ..solver.optimizer import check_solver
 from ..utils.atomic import write_text
 from ..utils.errors import UserError
 from .defaults import CHOICES, PATH_KEYS, RANGES, get_defaults
@@ -205,7 +205,7 @@ def validate(cfg):
     loss_names(cfg.DATALOADER.SAMPLER, cfg.MODEL.IF_WITH_CENTER, cfg.MODEL.METRIC_LOSS_TYPE)
     if list(cfg.SOLVER.STEPS) != sorted(cfg.SOLVER.STEPS):
         raise UserError(f"config key SOLVER.STEPS must be increasing epochs, got {list(cfg.SOLVER.STEPS)}")
-    optimizer_class(cfg.SOLVER.OPTIMIZER_NAME)  # a typo fails here, before any data is read or generated
+    check_solver(cfg)  # a typo or an unusable optimizer fails here, before any data is read or generated
 
 
 def load_config(config_file="", opts=(), freeze=True):

@@ -100,7 +100,7 @@ class StepTotals:
 
 def create_trainer(model, loss_fn, optimizer, device, augment, amp="no", center_criterion=None,
                    center_optimizer=None, center_loss_weight=1.0, channels_last=False, deterministic=False,
-                   seed=0, async_stats=None):
+                   seed=0, async_stats=None, grad_clip=0.0):
     """Returns (trainer, scaler). A batch is (uint8 images, pids, camids, indices); `augment` (a
     BatchTransform) turns the images into the network's input on the device.
 
@@ -108,7 +108,9 @@ def create_trainer(model, loss_fn, optimizer, device, augment, amp="no", center_
     With `async_stats` (the default on a GPU) it is the previous iteration's (the first of an epoch shows
     itself), see StepStats; the last one is read at the epoch's end before any other handler runs. Means are
     exact either way: trainer.step_totals (StepTotals) sums every step, and at each epoch's end
-    trainer.state.metrics holds the epoch's means as 'epoch_loss', 'epoch_acc' and 'epoch_<part>'."""
+    trainer.state.metrics holds the epoch's means as 'epoch_loss', 'epoch_acc' and 'epoch_<part>'.
+    `grad_clip` > 0 clips the optimizer's gradients to that global norm (unscaled first under fp16) before its
+    step, hence before GC."""
     scaler = torch.amp.GradScaler(device.type, enabled=(amp == "fp16"))
     memory_format = torch.channels_last if channels_last else torch.contiguous_format
     rank = idist.get_rank()
@@ -141,6 +143,9 @@ def create_trainer(model, loss_fn, optimizer, device, augment, amp="no", center_
                     idist.all_reduce(p.grad)
                 p.grad.mul_(1.0 / (center_loss_weight * world))
             scaler.step(center_optimizer)
+        if grad_clip > 0:
+            scaler.unscale_(optimizer)  # the scaler's step then knows they are unscaled
+            torch.nn.utils.clip_grad_norm_([p for g in optimizer.param_groups for p in g["params"]], grad_clip)
         scaler.step(optimizer)
         scaler.update()
         with torch.no_grad():

@@ -68,7 +68,7 @@ def build_components(cfg, num_classes, device, pretrained=True):
         train_net, loss_fn, optimizer, device, BatchTransform(cfg, train=True), amp=cfg.SOLVER.AMP,
         center_criterion=center, center_optimizer=center_optimizer,
         center_loss_weight=cfg.SOLVER.CENTER_LOSS_WEIGHT, channels_last=cfg.MODEL.CHANNELS_LAST == "yes",
-        deterministic=cfg.SOLVER.DETERMINISTIC == "yes", seed=cfg.SOLVER.SEED)
+        deterministic=cfg.SOLVER.DETERMINISTIC == "yes", seed=cfg.SOLVER.SEED, grad_clip=cfg.SOLVER.GRAD_CLIP)
     return Components(model, net, loss_fn, center, optimizer, center_optimizer, scheduler, trainer, scaler)
 
 

@@ -4,9 +4,11 @@ t step count from 1, c = sqrt(1 - b2^t), s = lr * c / (1 - b1^t):
 - Adam_GC, Adam_GCC: d = GC(g + wd*p); m = b1*m + (1-b1)*d; v = b2*v + (1-b2)*d^2 (amsgrad: vmax = max(vmax, v)
   in place of v); p = p - (lr/(1-b1^t)) * m / (sqrt(v)/c + eps)  =  p - s * m / (sqrt(v) + eps*c).
 - Adam_GC2, Adam_GCC2 (keep the weight mean): no GC on d; p = p - GC(u), u the update above.
-- AdamW, AdamW_GC, AdamW_GCC: d = GC(g) where it applies (no wd in d); u = s * (wd*p + m/(sqrt(v)+eps)); p = p - u.
-- AdamW_GC2, AdamW_GCC2: AdamW with no GC on d and p = p - GC(u).
-Note `reid_gc.optim.AdamW` is this AdamW rule (the GC paper's), not torch.optim.AdamW.
+- AdamW, AdamW_GC, AdamW_GCC: torch.optim.AdamW's rule, d = GC(g) where it applies (no wd in d);
+  u = lr*wd*p + (lr/(1-b1^t)) * m / (sqrt(v)/c + eps); p = p - u.
+- AdamW_GC2, AdamW_GCC2: AdamW with no GC on d and p = p - GC(u) (the whole change, decay included).
+`reid_gc.optim.AdamW` is torch's AdamW rule on this code path (so `AdamW` and `AdamW_GC` differ only by GC);
+the GC authors' algorithm-GC AdamW (decay scaled by lr/(1-b1^t)) is `reid_gc.optim.algorithm_gc.AdamW`.
 """
 from __future__ import annotations
 
@@ -26,6 +28,9 @@ class _Adam(GCOptimizer):
 
     decoupled_weight_decay = False
     gc_update = False
+    #: GC of the gradient in p.grad's own storage when no copy is needed (the algorithm-GC drop-ins, as published).
+    grad_in_place = False
+    takes_betas = True
 
     def __init__(self, params, lr=1e-3, betas=(0.9, 0.999), eps=1e-8, weight_decay=0.0, amsgrad=False,
                  *, foreach=None):
@@ -54,8 +59,11 @@ class _Adam(GCOptimizer):
         """(s, eps added to sqrt(v)) of step t; see the module's rules."""
         beta1, beta2 = group["betas"]
         c = math.sqrt(1 - beta2 ** t)
-        eps = group["eps"] if self.decoupled_weight_decay else group["eps"] * c
-        return group["lr"] * c / (1 - beta1 ** t), eps
+        return group["lr"] * c / (1 - beta1 ** t), group["eps"] * c
+
+    def _decay(self, group, t):
+        """The decoupled weight decay's share of p removed at step t: torch's AdamW, lr*wd."""
+        return group["lr"] * group["weight_decay"]
 
     def _single_tensor_step(self, group, params, grads):
         beta1, beta2 = group["betas"]
@@ -67,7 +75,7 @@ class _Adam(GCOptimizer):
                 params, grads, states, steps, self._gc_flags(params)):
             d = g.add(p, alpha=wd) if coupled else g
             if gc and not self.gc_update:
-                d = centralize_(d) if coupled else centralized(d)
+                d = centralize_(d) if coupled or self.grad_in_place else centralized(d)
             exp_avg.lerp_(d, 1 - beta1)
             exp_avg_sq.mul_(beta2).addcmul_(d, d, value=1 - beta2)
             del d
@@ -78,11 +86,11 @@ class _Adam(GCOptimizer):
             if gc and self.gc_update:
                 u = torch.div(exp_avg, denom, out=denom)
                 if decoupled:
-                    u.add_(p, alpha=wd)
+                    u.add_(p, alpha=self._decay(group, t) / s)
                 p.add_(centralize_(u), alpha=-s)
             else:
                 if decoupled:
-                    p.mul_(1 - s * wd)
+                    p.mul_(1 - self._decay(group, t))
                 p.addcdiv_(exp_avg, denom, value=-s)
 
     def _multi_tensor_step(self, group, params, grads):
@@ -97,7 +105,7 @@ class _Adam(GCOptimizer):
             gc = self._gc_flags(ps)
             ds = torch._foreach_add(gs, ps, alpha=wd) if coupled else gs
             if not self.gc_update:
-                ds = working_buffers(ds, coupled, gc)
+                ds = working_buffers(ds, coupled or self.grad_in_place, gc)
             torch._foreach_lerp_(exp_avgs, ds, 1 - beta1)
             torch._foreach_mul_(exp_avg_sqs, beta2)
             torch._foreach_addcmul_(exp_avg_sqs, ds, ds, value=1 - beta2)
@@ -107,6 +115,7 @@ class _Adam(GCOptimizer):
                 exp_avg_sqs = max_sqs
             scalars = [self._scalars(group, steps[i]) for i in indices]
             neg_s = [-s for s, _ in scalars]
+            decays = [self._decay(group, steps[i]) for i in indices]
             denoms = torch._foreach_sqrt(exp_avg_sqs)
             torch._foreach_add_(denoms, scalar_or_list([eps for _, eps in scalars]))
             if self.gc_update:
@@ -114,12 +123,17 @@ class _Adam(GCOptimizer):
                 torch._foreach_div_(denoms, exp_avgs)
                 torch._foreach_reciprocal_(denoms)
                 if decoupled:
-                    torch._foreach_add_(denoms, ps, alpha=wd)
+                    ratios = [d / -ns for d, ns in zip(decays, neg_s)]
+                    ratio = scalar_or_list(ratios)
+                    if isinstance(ratio, list):
+                        torch._foreach_add_(denoms, torch._foreach_mul(ps, ratio))
+                    else:
+                        torch._foreach_add_(denoms, ps, alpha=ratio)
                 centralize_all_([u for u, c in zip(denoms, gc) if c])
                 foreach_add_scaled_(ps, denoms, neg_s)
             else:
                 if decoupled:
-                    torch._foreach_mul_(ps, scalar_or_list([1 + s * wd for s in neg_s]))
+                    torch._foreach_mul_(ps, scalar_or_list([1 - d for d in decays]))
                 torch._foreach_addcdiv_(ps, exp_avgs, denoms, scalar_or_list(neg_s))
 
 
@@ -144,7 +158,7 @@ class Adam_GCC2(_Adam):
 
 
 class AdamW(_Adam):
-    """The GC paper's AdamW: u = lr*sqrt(1-b2^t)/(1-b1^t) * (wd*p + m/(sqrt(v)+eps)); p = p - u. No GC."""
+    """torch.optim.AdamW's rule on the GC family's code path: p = p*(1 - lr*wd) - lr/(1-b1^t) * m/(sqrt(v)/c + eps)."""
     decoupled_weight_decay = True
 
 

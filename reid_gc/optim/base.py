@@ -6,7 +6,7 @@ from typing import Any, Dict, List, Optional, Sequence
 import torch
 from torch import Tensor
 from torch.optim import Optimizer
-from torch.optim.optimizer import _default_to_fused_or_foreach
+from torch.optim.optimizer import _default_to_fused_or_foreach, required
 
 from .centralization import GC_MODES, gc_applies
 
@@ -57,11 +57,15 @@ class GCOptimizer(Optimizer):
     """
 
     gc_mode: Optional[str] = None
+    #: capabilities, declared with each optimizer (read by reid_gc.optim.capabilities)
+    takes_momentum = False
+    takes_betas = False
 
     def __init__(self, params, defaults: Dict[str, Any]):
         if self.gc_mode is not None and self.gc_mode not in GC_MODES:
             raise ValueError(f"gc_mode must be one of {sorted(GC_MODES)} or None, got {self.gc_mode!r}")
-        check_hyper("learning rate", defaults["lr"])
+        if defaults["lr"] is not required:  # the algorithm-GC SGD, like torch's once, has no default lr
+            check_hyper("learning rate", defaults["lr"])
         check_hyper("weight_decay value", defaults["weight_decay"])
         super().__init__(params, defaults)
 
@@ -70,8 +74,13 @@ class GCOptimizer(Optimizer):
         for group in self.param_groups:
             group.setdefault("foreach", None)
 
+    def _group_gc_mode(self, group: Dict[str, Any]) -> Optional[str]:
+        """The GC mode of one parameter group: the class's (the algorithm-GC drop-ins read the group's)."""
+        return self.gc_mode
+
     def _gc_flags(self, params: Sequence[Tensor]) -> List[bool]:
-        return [gc_applies(p, self.gc_mode) for p in params]
+        mode = getattr(self, "_active_gc_mode", self.gc_mode)
+        return [gc_applies(p, mode) for p in params]
 
     @torch.no_grad()
     def step(self, closure=None):
@@ -89,6 +98,7 @@ class GCOptimizer(Optimizer):
                     grads.append(p.grad)
             if not params:
                 continue
+            self._active_gc_mode = self._group_gc_mode(group)
             foreach = group["foreach"]
             if foreach is None:
                 foreach = default_foreach(params)

@@ -48,10 +48,36 @@ def centralized(tensor: Tensor) -> Tensor:
     return tensor.clone()
 
 
-def centralize_all_(tensors: Sequence[Tensor]) -> None:
-    """Centralizes every tensor (ndim >= 2) of a list in place: the multi-tensor path's GC."""
+#: batch the means on the CPU too (tests set it to check the GPU path's arithmetic on the CPU)
+BATCH_ON_CPU = False
+
+
+def row_means(tensors: Sequence[Tensor], batched: Optional[bool] = None) -> List[Tensor]:
+    """row_mean of every tensor (ndim >= 2). Batched (default: off the CPU, where kernel launches cost
+    more than the copy): tensors of one shape, dtype and device are stacked and reduced by one mean, one
+    kernel per shape instead of one per tensor (ResNet-50 has 161 tensors but about 30 weight shapes)."""
+    means: List[Optional[Tensor]] = [None] * len(tensors)
+    by_shape = {}
+    for i, t in enumerate(tensors):
+        by_shape.setdefault((tuple(t.shape), t.dtype, t.device), []).append(i)
+    for (shape, _, device), indices in by_shape.items():
+        batch_here = batched if batched is not None else (device.type != "cpu" or BATCH_ON_CPU)
+        if len(indices) == 1 or not batch_here:
+            for i in indices:
+                means[i] = row_mean(tensors[i])
+            continue
+        stacked = torch.stack([tensors[i] for i in indices])
+        batch = stacked.mean(dim=tuple(range(2, stacked.dim())), keepdim=True)
+        for i, m in zip(indices, batch.unbind(0)):
+            means[i] = m
+    return means
+
+
+def centralize_all_(tensors: Sequence[Tensor], batched: Optional[bool] = None) -> None:
+    """Centralizes every tensor (ndim >= 2) of a list in place: the multi-tensor path's GC, with the
+    means batched by shape (row_means) and one foreach subtraction."""
     if tensors:
-        torch._foreach_sub_(list(tensors), [row_mean(t) for t in tensors])
+        torch._foreach_sub_(list(tensors), row_means(tensors, batched))
 
 
 def working_buffers(grads: List[Tensor], owned: bool, gc: Sequence[bool]) -> List[Tensor]:
@@ -62,7 +88,9 @@ def working_buffers(grads: List[Tensor], owned: bool, gc: Sequence[bool]) -> Lis
     """
     if not any(gc):
         return grads
+    selected = [g for g, c in zip(grads, gc) if c]
     if owned:
-        centralize_all_([d for d, c in zip(grads, gc) if c])
+        centralize_all_(selected)
         return grads
-    return [centralized(g) if c else g for g, c in zip(grads, gc)]
+    centred = iter(torch._foreach_sub(selected, row_means(selected)))
+    return [next(centred) if c else g for g, c in zip(grads, gc)]

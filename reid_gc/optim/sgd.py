@@ -11,13 +11,14 @@ import torch
 from .base import GCOptimizer, check_hyper
 from .centralization import row_mean, working_buffers
 
-__all__ = ["SGD_GC", "SGD_GCC", "SGDW", "SGDW_GC", "SGDW_GCC"]
+__all__ = ["SGD_GC", "SGD_GCC", "SGD_GC2", "SGD_GCC2", "SGDW", "SGDW_GC", "SGDW_GCC"]
 
 
 class _SGD(GCOptimizer):
     """SGD (momentum, dampening, nesterov as torch.optim.SGD) with GC of the gradient + weight decay."""
 
     decoupled_weight_decay = False
+    takes_momentum = True
 
     def __init__(self, params, lr=1e-3, momentum=0.0, dampening=0.0, weight_decay=0.0, nesterov=False,
                  *, foreach=None):
@@ -116,4 +117,16 @@ class SGDW_GC(SGDW):
 
 class SGDW_GCC(SGDW):
     """SGDW with GC on conv weights only (ndim > 3)."""
+    gc_mode = "gcc"
+
+
+class SGD_GC2(_SGD):
+    """torch's SGD with GC of each step's change, weights with ndim > 1. SGD's rule is linear in d, so the
+    centralized change lr * GC(buffer) is exactly SGD_GC's step: the same arithmetic (with the buffer kept
+    centralized), instead of a generic wrapper's copy of the weights."""
+    gc_mode = "gc"
+
+
+class SGD_GCC2(_SGD):
+    """SGD with GC of each step's change, conv weights (ndim > 3): SGD_GCC's arithmetic (see SGD_GC2)."""
     gc_mode = "gcc"
