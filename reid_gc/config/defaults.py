@@ -5,13 +5,16 @@ unchanged; keys marked "new" are reid-gc additions.
 """
 from yacs.config import CfgNode as CN
 
+from ..modeling.backbones import BACKBONES
+
 _C = CN()
 
 # ---------------------------------------------------------------------------------------------- MODEL
 _C.MODEL = CN()
 _C.MODEL.DEVICE = "cuda"  # 'cuda' or 'cpu'; 'cuda' without a GPU warns and runs on the CPU
 _C.MODEL.DEVICE_ID = "0"  # CUDA_VISIBLE_DEVICES for a single-process run, e.g. '0' or '0,1'
-_C.MODEL.NAME = "resnet50"  # backbone: resnet18, resnet34, resnet50, resnet101, resnet152
+_C.MODEL.NAME = "resnet50"  # backbone: any name of modeling.backbones.BACKBONES (README "Backbones")
+_C.MODEL.STEM_RELU = "yes"  # new: 'no' drops the stem's ReLU (as reid-strong-baseline's ResNets); files record it
 _C.MODEL.LAST_STRIDE = 1  # stride of the backbone's last stage (1 doubles the final feature map)
 _C.MODEL.PRETRAIN_PATH = ""  # torchvision ResNet state dict ('imagenet') or our checkpoint ('self')
 _C.MODEL.PRETRAIN_CHOICE = "imagenet"  # 'imagenet', 'self' or 'scratch'
@@ -106,7 +109,8 @@ _C.OUTPUT_DIR = ""  # where logs, config.yml, metrics.json and checkpoints go ('
 # Accepted values of keys that take one of a fixed set; checked after every merge.
 CHOICES = {
     "MODEL.DEVICE": ("cuda", "cpu"),
-    "MODEL.NAME": ("resnet18", "resnet34", "resnet50", "resnet101", "resnet152"),
+    "MODEL.NAME": tuple(BACKBONES),
+    "MODEL.STEM_RELU": ("yes", "no"),
     "MODEL.LAST_STRIDE": (1, 2),
     "MODEL.PRETRAIN_CHOICE": ("imagenet", "self", "scratch"),
     "MODEL.NECK": ("bnneck", "no"),

@@ -6,7 +6,7 @@ import ignite.distributed as idist
 
 from ..data.build import load_dataset, make_val_loader
 from ..modeling import build_model
-from ..utils.checkpoint import load_model_weights
+from ..modeling.foreign import load_trained_weights
 from ..utils.device import resolve_device
 from ..utils.errors import UserError
 from .evaluator import METRIC_NAME, create_evaluator
@@ -25,7 +25,7 @@ def build_inference_model(cfg, num_classes, device):
     if not os.path.isfile(cfg.TEST.WEIGHT):
         raise UserError(f"TEST.WEIGHT {cfg.TEST.WEIGHT} is not a file: give the path of a checkpoint")
     model = build_model(cfg, num_classes, pretrained=False)  # every weight comes from TEST.WEIGHT
-    load_model_weights(model, cfg.TEST.WEIGHT, skip_classifier=True)
+    load_trained_weights(model, cfg.TEST.WEIGHT, skip_classifier=True)
     return prepare_model(cfg, model, device)
 
 
