@@ -196,7 +196,7 @@ def read_pickled_modules(path, what="checkpoint"):
     except RefusedPickle as e:
         raise UserError(f"{what} {path} was refused: its pickle calls {e} while loading, which could run "
                         "code; only model objects and tensors are read") from None
-    except pickle.UnpicklingError as e:
+    except pickle.UnpicklingError:
         raise UserError(f"{what} {path} was refused: it holds objects that are not a model's module tree "
                         f"(it names {', '.join(foreign[:4]) or 'no classes'})") from None
     except Exception:
