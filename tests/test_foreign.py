@@ -205,3 +205,18 @@ def test_convert_bad_input_exits_2_and_overwrites_nothing(reference_files, tmp_p
     err = capsys.readouterr().err.strip()
     assert err.count("\n") == 0 and "truncated or corrupt" in err and truncated in err
     assert out.read_bytes() == b"keep me"
+
+
+@pytest.mark.slow
+def test_export_onnx_of_the_pickled_ibn_model_equals_the_reference(reference_files, tmp_path):
+    ort = pytest.importorskip("onnxruntime")
+    pytest.importorskip("onnxscript")
+    model, _sd, whole = reference_files["resnet50_ibn_a"]
+    path = str(tmp_path / "model.onnx")
+    _tool("export")(["--output", path, *_opts("resnet50_ibn_a", whole, str(tmp_path / "o"))])
+    images = torch.randint(0, 256, (3, 3, H, W), dtype=torch.uint8, generator=torch.Generator().manual_seed(1))
+    x = (images.float() / 255 - torch.tensor(MEAN).view(1, 3, 1, 1)) / torch.tensor(STD).view(1, 3, 1, 1)
+    with torch.no_grad():
+        expected = F.normalize(model.eval()(x), dim=1).numpy()
+    got = ort.InferenceSession(path, providers=["CPUExecutionProvider"]).run(None, {"images": images.numpy()})[0]
+    assert np.abs(got - expected).max() < 1e-4

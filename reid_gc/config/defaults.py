@@ -16,7 +16,7 @@ _C.MODEL.DEVICE_ID = "0"  # CUDA_VISIBLE_DEVICES for a single-process run, e.g. 
 _C.MODEL.NAME = "resnet50"  # backbone: any name of modeling.backbones.BACKBONES (README "Backbones")
 _C.MODEL.STEM_RELU = "yes"  # new: 'no' drops the stem's ReLU (as reid-strong-baseline's ResNets); files record it
 _C.MODEL.LAST_STRIDE = 1  # stride of the backbone's last stage (1 doubles the final feature map)
-_C.MODEL.PRETRAIN_PATH = ""  # torchvision ResNet state dict ('imagenet') or our checkpoint ('self')
+_C.MODEL.PRETRAIN_PATH = ""  # ImageNet weights file ('imagenet', '' = hub cache) or a trained model ('self')
 _C.MODEL.PRETRAIN_CHOICE = "imagenet"  # 'imagenet', 'self' or 'scratch'
 _C.MODEL.NECK = "bnneck"  # 'bnneck' (BN before the classifier) or 'no'
 _C.MODEL.IF_WITH_CENTER = "no"  # 'yes' adds center loss (see METRIC_LOSS_TYPE)
