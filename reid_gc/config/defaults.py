@@ -5,8 +5,6 @@ unchanged; keys marked "new" are reid-gc additions.
 """
 from yacs.config import CfgNode as CN
 
-from ..modeling.backbones import BACKBONES
-
 _C = CN()
 
 # ---------------------------------------------------------------------------------------------- MODEL
@@ -109,7 +107,6 @@ _C.OUTPUT_DIR = ""  # where logs, config.yml, metrics.json and checkpoints go ('
 # Accepted values of keys that take one of a fixed set; checked after every merge.
 CHOICES = {
     "MODEL.DEVICE": ("cuda", "cpu"),
-    "MODEL.NAME": tuple(BACKBONES),
     "MODEL.STEM_RELU": ("yes", "no"),
     "MODEL.LAST_STRIDE": (1, 2),
     "MODEL.PRETRAIN_CHOICE": ("imagenet", "self", "scratch"),

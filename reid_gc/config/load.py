@@ -11,6 +11,7 @@ import yaml
 from yacs.config import CfgNode
 
 from ..losses.build import loss_names
+from ..modeling.backbones import BACKBONES
 from ..solver.optimizer import optimizer_class
 from ..utils.atomic import write_text
 from ..utils.errors import UserError
@@ -131,6 +132,8 @@ def validate(cfg):
         raise UserError(
             f"SOLVER.IMS_PER_BATCH ({cfg.SOLVER.IMS_PER_BATCH}) must be a multiple of DATALOADER.NUM_INSTANCE "
             f"({cfg.DATALOADER.NUM_INSTANCE}) for the P x K sampler '{cfg.DATALOADER.SAMPLER}'")
+    if cfg.MODEL.NAME not in BACKBONES:  # the registry of backbones is the list of valid names
+        raise UserError(f"config key MODEL.NAME is {cfg.MODEL.NAME!r}; accepted values: {', '.join(BACKBONES)}")
     loss_names(cfg.DATALOADER.SAMPLER, cfg.MODEL.IF_WITH_CENTER, cfg.MODEL.METRIC_LOSS_TYPE)
     if cfg.SOLVER.WARMUP_METHOD == "linear" and cfg.SOLVER.WARMUP_ITERS < 0:
         raise UserError(f"config key SOLVER.WARMUP_ITERS must be 0 or more, got {cfg.SOLVER.WARMUP_ITERS}")
