@@ -220,3 +220,16 @@ def test_export_onnx_of_the_pickled_ibn_model_equals_the_reference(reference_fil
         expected = F.normalize(model.eval()(x), dim=1).numpy()
     got = ort.InferenceSession(path, providers=["CPUExecutionProvider"]).run(None, {"images": images.numpy()})[0]
     assert np.abs(got - expected).max() < 1e-4
+
+
+@pytest.mark.parametrize("zip_format", [True, False])
+def test_data_parallel_pickle_reads_the_inner_model(reference_files, tmp_path, zip_format):
+    """reid-strong-baseline wraps the model in nn.DataParallel on several GPUs before saving it whole."""
+    from reid_gc.modeling.foreign import read_trained_state
+    model, _sd, _whole = reference_files["resnet50"]
+    path = str(tmp_path / "dp.pth")
+    torch.save(torch.nn.DataParallel(model), path, _use_new_zipfile_serialization=zip_format)
+    state, kind = read_trained_state(path, "resnet50")
+    assert kind == "pickled rsb_reference.Baseline object"
+    assert int(state.pop("stem_relu")) == 0 and set(state) == set(model.state_dict())
+    assert all(torch.equal(state[k], v) for k, v in model.state_dict().items())
