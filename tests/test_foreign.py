@@ -156,10 +156,11 @@ def test_a_pickle_that_would_run_code_is_refused_with_nothing_run(evil, tmp_path
     marker = tmp_path / "ran"
     model = ref.Baseline(3, "resnet50")
     model.payload = getattr(ref, evil)(str(marker))  # hidden inside an otherwise valid model
-    path = str(tmp_path / "evil.pth")
-    torch.save(model, path)
-    torch.save(getattr(ref, evil)(str(marker)), str(tmp_path / "bare.pth"))
-    for p in (path, str(tmp_path / "bare.pth")):
+    paths = [str(tmp_path / f"{kind}_{zip_format}.pth") for kind in ("evil", "bare") for zip_format in (0, 1)]
+    for p in paths:  # torch's zip format, and the legacy format of reid-strong-baseline's era
+        obj = model if "evil" in p else getattr(ref, evil)(str(marker))
+        torch.save(obj, p, _use_new_zipfile_serialization=p.endswith("1.pth"))
+    for p in paths:
         with pytest.raises(UserError) as err:
             _tool("extract")(["--input", _images(str(tmp_path / "imgs"), n=1), "--output", str(tmp_path / "f.pt"),
                               *_opts("resnet50", p, str(tmp_path / "o"))])
