@@ -59,8 +59,10 @@ def _assert_trunk_equals(model, state):
 
 
 # ------------------------------------------------------------------------------------------------ shapes
-def test_registry_names_the_config_choices():
-    assert set(BACKBONES) == {"resnet18", "resnet34", "resnet50", "resnet101", "resnet152"}
+def test_registry_names_the_torchvision_resnets():
+    assert {"resnet18", "resnet34", "resnet50", "resnet101", "resnet152"} <= set(BACKBONES)
+    assert {n for n, s in BACKBONES.items() if s.family == "resnet"} == {"resnet18", "resnet34", "resnet50",
+                                                                          "resnet101", "resnet152"}
 
 
 @pytest.mark.parametrize("neck", ["bnneck", "no"])

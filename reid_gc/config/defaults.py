@@ -11,9 +11,10 @@ _C = CN()
 _C.MODEL = CN()
 _C.MODEL.DEVICE = "cuda"  # 'cuda' or 'cpu'; 'cuda' without a GPU warns and runs on the CPU
 _C.MODEL.DEVICE_ID = "0"  # CUDA_VISIBLE_DEVICES for a single-process run, e.g. '0' or '0,1'
-_C.MODEL.NAME = "resnet50"  # backbone: resnet18, resnet34, resnet50, resnet101, resnet152
+_C.MODEL.NAME = "resnet50"  # backbone: any name of modeling.backbones.BACKBONES (README "Backbones")
+_C.MODEL.STEM_RELU = "yes"  # new: 'no' drops the stem's ReLU (as reid-strong-baseline's ResNets); files record it
 _C.MODEL.LAST_STRIDE = 1  # stride of the backbone's last stage (1 doubles the final feature map)
-_C.MODEL.PRETRAIN_PATH = ""  # torchvision ResNet state dict ('imagenet') or our checkpoint ('self')
+_C.MODEL.PRETRAIN_PATH = ""  # ImageNet weights file ('imagenet', '' = hub cache) or a trained model ('self')
 _C.MODEL.PRETRAIN_CHOICE = "imagenet"  # 'imagenet', 'self' or 'scratch'
 _C.MODEL.NECK = "bnneck"  # 'bnneck' (BN before the classifier) or 'no'
 _C.MODEL.IF_WITH_CENTER = "no"  # 'yes' adds center loss (see METRIC_LOSS_TYPE)
@@ -114,6 +115,7 @@ _C.OUTPUT_DIR = ""  # where logs, config.yml, metrics.json and checkpoints go ('
 CHOICES = {
     "MODEL.DEVICE": ("cuda", "cpu"),
     "MODEL.NAME": "reid_gc.modeling.backbones:BACKBONES",
+    "MODEL.STEM_RELU": ("yes", "no"),
     "MODEL.LAST_STRIDE": (1, 2),
     "MODEL.PRETRAIN_CHOICE": "reid_gc.modeling.baseline:PRETRAIN_CHOICES",
     "MODEL.NECK": "reid_gc.modeling.baseline:NECKS",

@@ -6,10 +6,10 @@ import ignite.distributed as idist
 
 from ..data.build import load_dataset, make_val_loader
 from ..modeling import build_model
+from ..modeling.foreign import load_trained_weights
 from ..utils.device import prepare_model, resolve_device
 from ..utils.errors import UserError
 from ..utils.run_dir import RunDir, ranked_lists_name
-from ..utils.weights import load_model_weights
 from .evaluator import METRIC_NAME, create_evaluator
 from .ranked_lists import write_ranked_lists
 from .report import log_result, result_entry
@@ -25,7 +25,7 @@ def build_inference_model(cfg, num_classes, device):
     if not os.path.isfile(cfg.TEST.WEIGHT):
         raise UserError(f"TEST.WEIGHT {cfg.TEST.WEIGHT} is not a file: give the path of a checkpoint")
     model = build_model(cfg, num_classes, pretrained=False)  # every weight comes from TEST.WEIGHT
-    load_model_weights(model, cfg.TEST.WEIGHT, skip_classifier=True)
+    load_trained_weights(model, cfg.TEST.WEIGHT, skip_classifier=True)
     return prepare_model(cfg, model, device)
 
 

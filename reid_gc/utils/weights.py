@@ -162,15 +162,17 @@ def _is_classifier(key):
     return key.startswith("classifier.")
 
 
-def load_model_weights(model, path, skip_classifier=False):
-    """Load the model weights of checkpoint `path` into `model` (ignite dict or bare state dict).
+def load_model_weights(model, path, skip_classifier=False, state=None):
+    """Load the model weights of checkpoint `path` into `model` (ignite dict or bare state dict);
+    `state`, when given, is that file's model state already read (modeling.foreign reads other forms).
 
     With `skip_classifier` the classifier's keys are ignored on both sides (evaluation does not use it,
     so a model trained on another dataset evaluates fine). Anything else that does not fit raises a
     one-line UserError naming the checkpoint and the mismatch.
     """
     path = os.fspath(path)
-    state = model_state_from(safe_load(path), source=f"checkpoint {path}")
+    if state is None:
+        state = model_state_from(safe_load(path), source=f"checkpoint {path}")
     target = unwrap_model(model)
     expected = target.state_dict()
     name = getattr(target, "model_name", type(target).__name__)
