@@ -59,7 +59,6 @@ def test_several_dataset_names_and_friendly_coercions(tmp_path):
     (["INPUT.RE_PROB", "1.5"], "INPUT.RE_PROB is a probability"),
     (["SOLVER.STEPS", "(70, 40)"], "SOLVER.STEPS must be increasing"),
     (["SOLVER.MAX_EPOCHS"], "has no value"),
-    (["MODEL.PRETRAIN_CHOICE", "self"], "needs MODEL.PRETRAIN_PATH"),
     (["SOLVER.OPTIMIZER_NAME", "SGD_GCCC"], "SOLVER.OPTIMIZER_NAME: unknown optimizer 'SGD_GCCC'"),
 ])
 def test_config_errors_are_one_line_and_name_the_key(opts, expected):

@@ -30,7 +30,8 @@ def run(local_rank, cfg, config_file):
     def start_output():
         if rank != 0:
             return
-        moved = None if cfg.SOLVER.RESUME else archive_previous_run(cfg.OUTPUT_DIR)
+        continuing = cfg.SOLVER.RESUME or cfg.MODEL.PRETRAIN_CHOICE == "self"  # a resumed run keeps its folder
+        moved = None if continuing else archive_previous_run(cfg.OUTPUT_DIR)
         open_log_file(cfg.OUTPUT_DIR)
         if moved:
             logger.info("moved the previous run's files in %s to %s", cfg.OUTPUT_DIR, moved)

@@ -12,6 +12,7 @@ from ignite.handlers.checkpoint import BaseSaveHandler
 
 from ..utils.atomic import atomic_path
 from ..utils.errors import UserError
+from .strong_baseline_resume import pretrain_self_path
 
 logger = logging.getLogger(__name__)
 
@@ -55,7 +56,12 @@ def list_checkpoints(output_dir):
 
 
 def resolve_resume(cfg):
-    """The checkpoint path SOLVER.RESUME points at, or None to start afresh."""
+    """The file training continues from: what SOLVER.RESUME points at, else MODEL.PRETRAIN_PATH with
+    PRETRAIN_CHOICE 'self' (reid-strong-baseline's way to continue a run), else None to start afresh."""
+    return _resume_path(cfg) or pretrain_self_path(cfg)
+
+
+def _resume_path(cfg):
     resume = cfg.SOLVER.RESUME
     if not resume:
         return None

@@ -18,13 +18,13 @@ from ..losses import make_loss
 from ..modeling import build_model
 from ..solver import make_optimizer, make_scheduler
 from ..utils.atomic import atomic_path
-from ..utils.checkpoint import safe_load
 from ..utils.device import resolve_device
 from ..utils.errors import UserError
 from .checkpointing import SafeDiskSaver, resolve_resume
 from .evaluator import METRIC_NAME, create_evaluator
 from .monitor import attach_tensorboard, load_history, record_epoch, write_curves
 from .ranked_lists import write_ranked_lists
+from .strong_baseline_resume import resume_checkpoint
 from .report import append_metrics, log_result, result_entry
 from .trainer import create_trainer
 
@@ -103,7 +103,7 @@ def train(cfg, start_output=None):
     checkpointer = Checkpoint(to_save, SafeDiskSaver(cfg.OUTPUT_DIR), n_saved=3, include_self=True,
                               global_step_transform=lambda e, _: e.state.epoch)
     if resume:
-        checkpoint = safe_load(resume)
+        checkpoint = resume_checkpoint(cfg, resume, {**to_save, "checkpointer": checkpointer}, len(data.train_loader))
         try:
             Checkpoint.load_objects({**to_save, "checkpointer": checkpointer}, checkpoint)
         except (KeyError, RuntimeError, ValueError) as e:
