@@ -40,8 +40,14 @@ def their_optimizer(model, name="Adam", base_lr=3.5e-4, bias_lr_factor=1, weight
 def write_their_run(folder, model, model_name, epoch, num_classes=None, feat_dim=None, optimizer="Adam",
                     steps=2, seed=0, extra_state=()):
     """Write the files of `model` (an nn.Module with their parameter names; keys in `extra_state` are left
-    out of the saved state dict) after `steps` optimizer steps; returns {kind: path}."""
+    out of the saved state dict) after `steps` optimizer steps (optimizer None: the model file alone);
+    returns {kind: path}."""
     torch.manual_seed(seed)
+    if optimizer is None:
+        path = os.path.join(folder, f"{model_name}_model_{epoch}.pth")
+        os.makedirs(folder, exist_ok=True)
+        torch.save({k: v for k, v in model.state_dict().items() if k not in extra_state}, path)
+        return {"model": path}
     opt = their_optimizer(model, optimizer)
     center = center_opt = None
     if num_classes:
