@@ -1,10 +1,11 @@
-"""reid-strong-baseline's own Market-1501 scripts (Experiment-*.sh, Test-*.sh of michuanhaohao/reid-strong-baseline,
-master, plus Experiment-resnet50_ibn_a-all_tricks-tri_center-market.sh from its history), each command line
-copied as written, run in-process on a generated Market-1501 tree.
+"""reid-strong-baseline's own Market-1501 scripts (Experiment-*.sh, Test-*.sh of michuanhaohao/reid-strong-baseline:
+those of master, and those its history had, Experiment-resnet50_ibn_a-all_tricks-tri_center-market.sh and the
+first release's), each command line copied as written, run in-process on a generated Market-1501 tree.
 
-Only paths are replaced (its data folder, output folders, weight files: by files generated here), and a tiny
-CPU budget is appended (image size, epochs, batch, loader workers, periods). ImageNet weights come from a
-torch hub cache made here (random weights under torchvision's file name), as they would offline.
+Only paths are replaced (its data folder, output folders, weight files: by files generated here; the first
+release's lines name no data folder, relying on the default ./data, so DATASETS.ROOT_DIR is added to them),
+and a tiny CPU budget is appended (image size, epochs, batch, loader workers, periods). ImageNet weights come
+from a torch hub cache made here (random weights under torchvision's file name), as they would offline.
 """
 import importlib
 import os
@@ -44,6 +45,20 @@ SCRIPTS = {
     "Test-reranking-all_tricks-tri_center-feat_after_bn-cos-market.sh":
         """python3 tools/test.py --config_file='configs/softmax_triplet_with_center.yml' MODEL.DEVICE_ID "('0')" DATASETS.NAMES "('market1501')" DATASETS.ROOT_DIR "('/home/haoluo/data')" TEST.RE_RANKING "('yes')" MODEL.PRETRAIN_CHOICE "('self')" TEST.WEIGHT "('/home/haoluo/log/gu/reid_baseline_review/Opensource_test/market1501/Experiment-all-tricks-tri_center-256x128-bs16x4-warmup10-erase0_5-labelsmooth_on-laststride1-bnneck_on-triplet_centerloss0_0005/resnet50_model_120.pth')\"""",  # noqa: E501
 }
+# Its first release (commit 061be38), superseded by the lines above; they write to the same output folders,
+# so they run in a folder of their own.
+FIRST_RELEASE = {
+    "Experiment-all_tricks-market.sh":
+        """python3 tools/train.py --config_file='configs/softmax_triplet.yml' MODEL.DEVICE_ID "('0')" DATASETS.NAMES "('market1501')" OUTPUT_DIR "('/home/haoluo/log/gu/reid_baseline_review/Opensource_test/market1501/Experiment-all-tricks-256x128-bs16x4-warmup10-erase0_5-labelsmooth_on-laststride1-bnneck_on')\"""",  # noqa: E501
+    "Experiment-all_trickts-tri_center-market.sh":
+        """python3 tools/train.py --config_file='configs/softmax_triplet.yml' MODEL.DEVICE_ID "('2')" DATASETS.NAMES "('market1501')" MODEL.IF_WITH_CENTER "('yes')" MODEL.METRIC_LOSS_TYPE "('triplet_center')" OUTPUT_DIR "('/home/haoluo/log/gu/reid_baseline_review/Opensource_test/market1501/Experiment-all-tricks-tri_center-256x128-bs16x4-warmup10-erase0_5-labelsmooth_on-laststride1-bnneck_on-triplet_centerloss0_0005')\"""",  # noqa: E501
+    "Test-all_tricks-market.sh":
+        """python3 tools/test.py --config_file='configs/softmax_triplet.yml' MODEL.DEVICE_ID "('0')" DATASETS.NAMES "('market1501')" TEST.NECK_FEAT "('after')" TEST.FEAT_NORM "('yes')" TEST.WEIGHT "('/home/haoluo/log/gu/reid_baseline_review/Opensource_test/market1501/Experiment-all-tricks-256x128-bs16x4-warmup10-erase0_5-labelsmooth_on-laststride1-bnneck_on/resnet50_model_120.pth')\"""",  # noqa: E501
+    "Test_feat_after_bn-9-4-1_with_norm.sh":
+        """python3 tools/test.py --config_file='configs/softmax_triplet.yml' MODEL.DEVICE_ID "('0')" DATASETS.NAMES "('market1501')" MODEL.IF_WITH_CENTER "('yes')" MODEL.METRIC_LOSS_TYPE "('triplet_center')" TEST.NECK_FEAT "('after')" TEST.FEAT_NORM "('yes')" TEST.WEIGHT "('/home/haoluo/log/gu/reid_baseline_review/Opensource_test/market1501/Experiment-all-tricks-tri_center-256x128-bs16x4-warmup10-erase0_5-labelsmooth_on-laststride1-bnneck_on-triplet_centerloss0_0005/resnet50_model_120.pth')\"""",  # noqa: E501
+    "Test_reranking_feat_after_bn-9-4-1_with_norm.sh":
+        """python3 tools/test.py --config_file='configs/softmax_triplet.yml' MODEL.DEVICE_ID "('0')" DATASETS.NAMES "('market1501')" MODEL.IF_WITH_CENTER "('yes')" MODEL.METRIC_LOSS_TYPE "('triplet_center')" TEST.NECK_FEAT "('after')" TEST.FEAT_NORM "('yes')" TEST.RE_RANKING "('yes')" TEST.WEIGHT "('/home/haoluo/log/gu/reid_baseline_review/Opensource_test/market1501/Experiment-all-tricks-tri_center-256x128-bs16x4-warmup10-erase0_5-labelsmooth_on-laststride1-bnneck_on-triplet_centerloss0_0005/resnet50_model_120.pth')\"""",  # noqa: E501
+}
 # The CPU budget appended to every command (its own values are for 256x128 images, 120 epochs, 16 x 4 batches).
 BUDGET = ["INPUT.SIZE_TRAIN", "[32, 16]", "INPUT.SIZE_TEST", "[32, 16]", "SOLVER.MAX_EPOCHS", "1",
           "SOLVER.IMS_PER_BATCH", "8", "TEST.IMS_PER_BATCH", "32", "DATALOADER.NUM_WORKERS", "0",
@@ -80,16 +95,21 @@ def place(tmp_path_factory):
 
 def command(name, place):
     """(tool, argv) of script `name`: paths replaced, budget appended."""
-    words = shlex.split(SCRIPTS[name])
+    first_release = name in FIRST_RELEASE
+    words = shlex.split(FIRST_RELEASE[name] if first_release else SCRIPTS[name])
     assert words[:2] in (["python3", "tools/train.py"], ["python3", "tools/test.py"])
     args = words[2:]
+    out = os.path.join(place["out"], "first_release") if first_release else place["out"]
     for i, word in enumerate(args):
         if word == DATA:
             args[i] = f"('{place['data']}')"
         elif word.startswith("('" + LOG):
-            args[i] = "('" + os.path.join(place["out"], quoted(word)[len(LOG):]) + "')"
+            args[i] = "('" + os.path.join(out, quoted(word)[len(LOG):]) + "')"
         elif word.startswith("('/home/haoluo/"):
             raise AssertionError(f"a path of {name} is not replaced: {word}")
+    if first_release:
+        assert "DATASETS.ROOT_DIR" not in args
+        args += ["DATASETS.ROOT_DIR", place["data"]]
     return os.path.basename(words[1])[:-3], args + BUDGET
 
 
@@ -134,8 +154,9 @@ def their_model_file(path, config, *opts, center=False):
                            optimizer="Adam" if center else None, extra_state=ours_only, steps=1)
 
 
-EXPERIMENTS = [n for n in SCRIPTS if n.startswith("Experiment-")]
-TESTS = [n for n in SCRIPTS if n.startswith("Test-")]
+EXPERIMENTS = [n for n in [*SCRIPTS, *FIRST_RELEASE] if n.startswith("Experiment-")]
+TESTS = [n for n in SCRIPTS if n.startswith("Test")]
+FIRST_RELEASE_TESTS = [n for n in FIRST_RELEASE if n.startswith("Test")]
 
 
 @pytest.mark.parametrize("name", EXPERIMENTS)
@@ -158,8 +179,11 @@ def test_experiment_script_trains(name, place, monkeypatch):
         assert "loaded model, optimizer (resnet50_optimizer_2.pth), centers (resnet50_center_param_2.pth)" in log
 
 
-@pytest.mark.parametrize("weights", ["trained here", "reid-strong-baseline state dict"])
-@pytest.mark.parametrize("name", TESTS)
+WEIGHTS = ("trained here", "reid-strong-baseline state dict")
+
+
+@pytest.mark.parametrize("name, weights", [(n, w) for n in TESTS for w in WEIGHTS]
+                         + [(n, "trained here") for n in FIRST_RELEASE_TESTS])
 def test_test_script_evaluates(name, weights, place, monkeypatch, capsys):
     tool, argv = command(name, place)
     weight = value_of(argv, "TEST.WEIGHT")
