@@ -105,6 +105,8 @@ def command(name, place):
             args[i] = f"('{place['data']}')"
         elif word.startswith("('" + LOG):
             args[i] = "('" + os.path.join(out, quoted(word)[len(LOG):]) + "')"
+        elif args[i - 1] == "MODEL.PRETRAIN_PATH" and word.startswith("('/home/haoluo/"):  # ImageNet weights
+            args[i] = "('" + os.path.join(place["out"], "weights", os.path.basename(quoted(word))) + "')"
         elif word.startswith("('/home/haoluo/"):
             raise AssertionError(f"a path of {name} is not replaced: {word}")
     if first_release:
@@ -132,13 +134,69 @@ def value_of(argv, key):
 
 
 def skip_without_backbone(name):
-    from reid_gc.config.defaults import _C  # noqa: F401 (the registry of backbones is what counts)
-    from reid_gc.modeling import backbones
+    from reid_gc.modeling.backbones import BACKBONES
 
     needed = NEEDS_BACKBONE.get(name)
-    registry = getattr(backbones, "BACKBONES", None) or getattr(backbones, "RESNETS", {})
-    if needed and needed not in registry:
+    if needed and needed not in BACKBONES:
         pytest.skip(f"MODEL.NAME {needed} is not in this tree's backbone registry yet")
+
+
+def _bn(state, prefix, n, weight=1.0):
+    state.update({f"{prefix}.weight": torch.full((n,), weight), f"{prefix}.bias": torch.zeros(n),
+                  f"{prefix}.running_mean": torch.zeros(n), f"{prefix}.running_var": torch.ones(n),
+                  f"{prefix}.num_batches_tracked": torch.tensor(0)})
+
+
+def se_resnext50_release_state():
+    """The layout of pretrainedmodels' se_resnext50_32x4d-a260b3a4.pth, stated here: layer0 (7x7 conv1, bn1),
+    bottlenecks of width planes * 4 / 64 * 32 with a grouped (32) 3x3 conv2, an SE module of two 1x1 convs with
+    bias (reduction 16), 1x1 downsampling; an ImageNet last_linear. Random He-scaled weights; each block's last
+    BN starts at 0 so the random net stays tame."""
+    g = torch.Generator().manual_seed(0)
+    state = {}
+
+    def conv(name, cout, cin, k):
+        state[name] = torch.randn(cout, cin, k, k, generator=g) * (2.0 / (cin * k * k)) ** 0.5
+
+    conv("layer0.conv1.weight", 64, 3, 7)
+    _bn(state, "layer0.bn1", 64)
+    cin = 64
+    for i, (planes, blocks) in enumerate(zip((64, 128, 256, 512), (3, 4, 6, 3))):
+        width, out = planes * 4 // 64 * 32, planes * 4
+        for b in range(blocks):
+            p = f"layer{i + 1}.{b}"
+            conv(f"{p}.conv1.weight", width, cin, 1)
+            _bn(state, f"{p}.bn1", width)
+            conv(f"{p}.conv2.weight", width, width // 32, 3)
+            _bn(state, f"{p}.bn2", width)
+            conv(f"{p}.conv3.weight", out, width, 1)
+            _bn(state, f"{p}.bn3", out, weight=0.0)
+            conv(f"{p}.se_module.fc1.weight", out // 16, out, 1)
+            state[f"{p}.se_module.fc1.bias"] = torch.zeros(out // 16)
+            conv(f"{p}.se_module.fc2.weight", out, out // 16, 1)
+            state[f"{p}.se_module.fc2.bias"] = torch.zeros(out)
+            if b == 0:
+                conv(f"{p}.downsample.0.weight", out, cin, 1)
+                _bn(state, f"{p}.downsample.1", out)
+            cin = out
+    state["last_linear.weight"] = torch.randn(1000, 2048, generator=g) * 0.01
+    state["last_linear.bias"] = torch.zeros(1000)
+    return state
+
+
+def imagenet_file(path):
+    """The ImageNet weights a script names by path, generated under that file name."""
+    name = os.path.basename(path)
+    if name == "se_resnext50_32x4d-a260b3a4.pth":
+        state = se_resnext50_release_state()
+    elif name == "ibn_a.pth":  # IBN-Net's ResNet-50-IBN-a file (conv1, bn1, layer*, fc), from the reference
+        rsb_reference = pytest.importorskip("rsb_reference")
+        torch.manual_seed(0)
+        state = rsb_reference.RefIBNResNet(2).state_dict()
+    else:
+        raise AssertionError(f"no generated weights for {path}")
+    os.makedirs(os.path.dirname(path), exist_ok=True)
+    torch.save(state, path)
 
 
 def their_model_file(path, config, *opts, center=False):
@@ -165,6 +223,8 @@ def test_experiment_script_trains(name, place, monkeypatch):
     tool, argv = command(name, place)
     out = value_of(argv, "OUTPUT_DIR")
     first = 1
+    if name in NEEDS_BACKBONE:
+        imagenet_file(value_of(argv, "MODEL.PRETRAIN_PATH"))
     if "MODEL.PRETRAIN_CHOICE" in argv:  # continues its run after epoch 2: the files are there, one more epoch
         their_model_file(value_of(argv, "MODEL.PRETRAIN_PATH"), "configs/softmax_triplet_with_center.yml",
                          center=True)
