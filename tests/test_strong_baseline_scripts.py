@@ -8,6 +8,7 @@ and a tiny CPU budget is appended (image size, epochs, batch, loader workers, pe
 from a torch hub cache made here (random weights under torchvision's file name), as they would offline.
 """
 import importlib
+import logging
 import os
 import re
 import runpy
@@ -123,10 +124,21 @@ def run(tool, argv, place, monkeypatch):
     # make a step on busy shared cores 20x slower than one thread (measured 14 s against 0.7 s).
     threads = torch.get_num_threads()
     torch.set_num_threads(1)
+    # the tools take over the 'reid_gc' and 'ignite' loggers (handlers, no propagation): give them back after
+    loggers = [logging.getLogger(n) for n in ("reid_gc", "ignite")]
+    saved = [(log.handlers[:], log.propagate, log.level) for log in loggers]
     try:
         tool_main(tool)(argv)
     finally:
         torch.set_num_threads(threads)
+        for log, (handlers, propagate, level) in zip(loggers, saved):
+            for h in log.handlers[:]:
+                log.removeHandler(h)
+                if h not in handlers:
+                    h.close()
+            for h in handlers:
+                log.addHandler(h)
+            log.propagate, log.level = propagate, level
 
 
 def value_of(argv, key):
