@@ -299,12 +299,64 @@ def test_csv_root_must_be_a_file(tmp_path):
     one_line_error(e, "does not exist")
 
 
+# -------------------------------------------------------------------------------------------- VeRi-776
+
+VERI_TRAIN = ["0001_c001_00016450_0.jpg", "0001_c002_00017210_1.jpg", "0001_c001_00016460_0.jpg",
+              "0004_c019_00088495_0.jpg", "0776_c020_00003120_1.jpg", "0776_c013_00003200_1.jpg"]
+VERI_QUERY = ["0002_c002_00030600_0.jpg", "0010_c016_00032155_1.jpg"]
+VERI_TEST = ["0002_c003_00030610_0.jpg", "0002_c002_00030620_0.jpg", "0010_c005_00031855_1.jpg",
+             "0012_c010_00040505_0.jpg", "Thumbs.db"]
+
+
+def make_veri(root, top="veri"):
+    base = os.path.join(root, top)
+    make_files(os.path.join(base, "image_train"), VERI_TRAIN)
+    make_files(os.path.join(base, "image_query"), VERI_QUERY)
+    make_files(os.path.join(base, "image_test"), VERI_TEST)
+    with open(os.path.join(base, "name_query.txt"), "w") as f:  # the list files of the real archive
+        f.write("\n".join(VERI_QUERY))
+    return base
+
+
+@pytest.mark.parametrize("top", ["veri", "VeRi"])
+def test_veri_counts_relabel_and_cameras(tmp_path, top):
+    base = make_veri(tmp_path, top)
+    ds = init_dataset("veri", str(tmp_path))
+    assert ds.dataset_dir == base
+    assert stats(ds) == {"train": (3, 6, 5), "query": (2, 2, 2), "gallery": (3, 4, 4)}
+    # ids 1, 4, 776 -> 0, 1, 2; cameras c001..c020 -> 0..19
+    assert sorted((os.path.basename(p), pid, cam) for p, pid, cam in ds.train) == [
+        ("0001_c001_00016450_0.jpg", 0, 0), ("0001_c001_00016460_0.jpg", 0, 0), ("0001_c002_00017210_1.jpg", 0, 1),
+        ("0004_c019_00088495_0.jpg", 1, 18), ("0776_c013_00003200_1.jpg", 2, 12), ("0776_c020_00003120_1.jpg", 2, 19)]
+    assert sorted((pid, cam) for _, pid, cam in ds.query) == [(2, 1), (10, 15)]
+    assert sorted((pid, cam) for _, pid, cam in ds.gallery) == [(2, 1), (2, 2), (10, 4), (12, 9)]
+
+
+def test_veri_missing_and_incomplete(tmp_path):
+    with pytest.raises(UserError) as e:
+        init_dataset("veri", str(tmp_path))
+    one_line_error(e, "VeRi-776 not found", os.path.join("veri", "image_train"))
+    base = make_veri(tmp_path)
+    os.rename(os.path.join(base, "image_test"), os.path.join(base, "image_gallery"))
+    with pytest.raises(UserError) as e:
+        init_dataset("veri", str(tmp_path))
+    one_line_error(e, "incomplete", "image_test/")
+
+
+def test_veri_camera_out_of_range(tmp_path):
+    base = make_veri(tmp_path)
+    make_files(os.path.join(base, "image_query"), ["0002_c021_00030600_0.jpg"])
+    with pytest.raises(UserError) as e:
+        init_dataset("veri", str(tmp_path))
+    one_line_error(e, "camera 21", "1..20")
+
+
 # ------------------------------------------------------------------------------------ registry, union
 
 
 def test_registry_names():
     assert set(DATASETS) == {"market1501", "synthetic", "dukemtmc", "cuhk03_labeled", "cuhk03_detected",
-                             "msmt17", "csv"}
+                             "msmt17", "csv", "veri"}
 
 
 def test_unknown_name(tmp_path):

@@ -1,3 +1,6 @@
+import math
+import random
+
 import pytest
 import torch
 from PIL import Image
@@ -75,23 +78,74 @@ def test_crop_offsets_cover_the_padding():
     assert offsets.min() == 0 and offsets.max() == 8  # 2 * padding + 1 positions
 
 
-def test_random_erasing_area_and_aspect():
+def reference_erasing_boxes(n, height, width, seed):
+    """reid-strong-baseline's RandomErasing rule, one image at a time with Python's random (probability 1):
+    up to 100 attempts; area fraction U(0.02, 0.4), aspect ratio U(0.3, 1/0.3); h = round(sqrt(area * r)),
+    w = round(sqrt(area / r)); the first attempt with h < height and w < width is placed with its top-left
+    corner uniform over every position that keeps it inside. Returns (h, w) per image, (0, 0) if none fit."""
+    rnd = random.Random(seed)
+    out = []
+    for _ in range(n):
+        box = (0, 0)
+        for _attempt in range(100):
+            area = rnd.uniform(0.02, 0.4) * height * width
+            r = rnd.uniform(0.3, 1 / 0.3)
+            h, w = int(round(math.sqrt(area * r))), int(round(math.sqrt(area / r)))
+            if h < height and w < width:
+                box = (h, w)
+                break
+        out.append(box)
+    return torch.tensor(out)
+
+
+def test_random_erasing_follows_the_strong_baselines_law_at_256x128():
+    n, h, w = 20000, 256, 128
+    flip, _, boxes = draw_augmentation(n, h, w, 0.5, 0, 1.0, torch.Generator().manual_seed(1))
+    assert 0.48 < flip.float().mean() < 0.52  # PROB
+    y0, x0, bh, bw = boxes.T
+    assert (bh > 0).all()  # RE_PROB 1 and 100 attempts: every image is erased at this size
+    ref = reference_erasing_boxes(n, h, w, seed=2)
+    tall, ref_tall = (bh > bw).float().mean().item(), (ref[:, 0] > ref[:, 1]).float().mean().item()
+    # uniform aspect ratios on [0.3, 3.33]: about 81% of the rectangles are taller than wide
+    # (a log-uniform law would give about 60%)
+    assert 0.79 < tall < 0.83 and abs(tall - ref_tall) < 0.015
+    area, ref_area = (bh * bw).double() / (h * w), (ref[:, 0] * ref[:, 1]).double() / (h * w)
+    assert abs(area.mean() - ref_area.mean()) < 0.005
+    ratio, ref_ratio = bh.double() / bw, ref[:, 0].double() / ref[:, 1]
+    assert abs(ratio.mean() - ref_ratio.mean()) < 0.03
+    for q in (0.1, 0.25, 0.5, 0.75, 0.9):  # the whole aspect-ratio distribution, not just its mean
+        assert abs(ratio.quantile(q) - ref_ratio.quantile(q)) < 0.06
+    # tight bounds: some area in [0.02, 0.4] and ratio in [0.3, 3.33] rounds to each (h, w)
+    hf, wf = bh.double(), bw.double()
+    assert ((hf - 0.5) * (wf - 0.5) <= 0.4 * h * w).all() and ((hf + 0.5) * (wf + 0.5) >= 0.02 * h * w).all()
+    assert ((hf - 0.5) / (wf + 0.5) <= 1 / 0.3).all() and ((hf + 0.5) / (wf - 0.5) >= 0.3).all()
+    assert ratio.min() < 0.33 and ratio.max() > 3.1  # and both ends of the law are reached
+    assert (bh < h).all() and (bw < w).all()
+    assert (y0 >= 0).all() and (x0 >= 0).all() and (y0 + bh <= h).all() and (x0 + bw <= w).all()
+
+
+def test_random_erasing_placement_is_uniform_over_every_position():
+    # 40x20 images: for each drawn size every top-left corner in [0, H - h] x [0, W - w] is possible
+    n, h, w = 20000, 40, 20
+    _, _, boxes = draw_augmentation(n, h, w, 0.0, 0, 1.0, torch.Generator().manual_seed(5))
+    y0, x0, bh, bw = boxes.T
+    # the relative position y0 / (H - h) of a uniform integer corner has mean 1/2
+    free_y, free_x = (h - bh).double(), (w - bw).double()
+    assert abs((y0 / free_y.clamp(min=1)).mean() - 0.5) < 0.01 and abs((x0 / free_x.clamp(min=1)).mean() - 0.5) < 0.01
+    assert (y0 == h - bh).any() and (y0 == 0).any() and (x0 == w - bw).any() and (x0 == 0).any()
+
+
+def test_random_erasing_probability_and_small_images():
     n, h, w = 4000, 64, 32
-    flip, _, boxes = draw_augmentation(n, h, w, 0.5, 0, 0.5, torch.Generator().manual_seed(1))
+    _, _, boxes = draw_augmentation(n, h, w, 0.5, 0, 0.5, torch.Generator().manual_seed(1))
     erased = boxes[:, 2] > 0
     assert 0.45 < erased.float().mean() < 0.55  # RE_PROB
-    assert 0.45 < flip.float().mean() < 0.55  # PROB
-    y0, x0, bh, bw = boxes[erased].T
-    area = (bh * bw).float() / (h * w)
-    ratio = bh.float() / bw.float()
-    # rounding to whole pixels moves the bounds a little
-    assert area.min() >= 0.02 * 0.7 and area.max() <= 0.4 * 1.3
-    assert ratio.min() >= 0.3 / 1.5 and ratio.max() <= 3.3 * 1.5
-    assert (y0 + bh <= h).all() and (x0 + bw <= w).all() and (y0 >= 0).all() and (x0 >= 0).all()
-    # uniform area fraction: the mean of U(0.02, 0.4) is 0.21 (rejected tall boxes bias it a little low)
-    assert 0.15 < area.mean() < 0.23
-    # log-uniform aspect ratio: median near sqrt(0.3 * 3.3) = 0.995, among boxes that fit at once
-    assert 0.7 < ratio.median() < 1.4
+    assert ((boxes[:, 2] > 0) == (boxes[:, 3] > 0)).all()
+    # at 64x32 the law is the same: compare the sizes with the reference rule's
+    ours = boxes[erased][:, 2:].double()
+    ref = reference_erasing_boxes(4000, h, w, seed=3).double()
+    assert abs((ours[:, 0] > ours[:, 1]).double().mean() - (ref[:, 0] > ref[:, 1]).double().mean()) < 0.04
+    assert abs((ours[:, 0] * ours[:, 1]).mean() - (ref[:, 0] * ref[:, 1]).mean()) < 0.03 * h * w
 
 
 def test_same_generator_same_batch():

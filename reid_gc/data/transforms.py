@@ -3,20 +3,19 @@
 Loader workers only decode and resize (PIL), handing over uint8 tensors: four times less to copy
 between processes and to the GPU than float images. The rest runs on whole batches on the training
 device: horizontal flip (INPUT.PROB), zero padding (INPUT.PADDING) and a random crop back to size,
-normalisation, and random erasing (INPUT.RE_PROB; area 0.02-0.4 of the image, aspect ratio 0.3-3.3,
-filled with 0 after normalisation, i.e. with PIXEL_MEAN). The random parameters are drawn on the CPU
+normalisation, and random erasing (INPUT.RE_PROB; reid-strong-baseline's law: area 0.02-0.4 of the image,
+aspect ratio uniform in [0.3, 1/0.3], up to 100 attempts; filled with 0 after normalisation, i.e. with
+PIXEL_MEAN). The random parameters are drawn on the CPU
 from a generator the caller seeds, so a batch's augmentation is the same on any device and with any
 number of workers.
 """
-import math
-
 import torch
 import torch.nn.functional as F
 import torchvision.transforms as T
 
-ERASE_AREA = (0.02, 0.4)
-ERASE_RATIO = (0.3, 3.3)
-ERASE_ATTEMPTS = 10
+ERASE_AREA = (0.02, 0.4)  # fraction of the image (reid-strong-baseline's sl, sh)
+ERASE_R1 = 0.3  # aspect ratio h / w uniform in [r1, 1 / r1] (its r1)
+ERASE_ATTEMPTS = 100
 
 
 def build_loader_transform(cfg, is_train):
@@ -29,14 +28,15 @@ def draw_augmentation(n, height, width, flip_prob, padding, erase_prob, generato
     """Per-image random parameters (CPU tensors): flip flags, crop offsets into the padded image, and
     erasing rectangles (y0, x0, h, w; h = 0 where nothing is erased).
 
-    Erasing follows the usual recipe: up to 10 attempts at a rectangle of uniform area fraction and
-    log-uniform aspect ratio, the first that fits is used."""
+    Erasing follows reid-strong-baseline's RandomErasing: up to 100 attempts at a rectangle of area
+    fraction uniform in [0.02, 0.4] and aspect ratio h / w uniform in [0.3, 1 / 0.3], sides rounded to
+    whole pixels; the first attempt strictly smaller than the image in both sides is placed uniformly
+    (every top-left corner that keeps it inside); no attempt fitting means no erasing."""
     g = generator
     flip = torch.rand(n, generator=g) < flip_prob
     offsets = torch.randint(0, 2 * padding + 1, (n, 2), generator=g)
-    area = height * width * torch.empty(n, ERASE_ATTEMPTS).uniform_(*ERASE_AREA, generator=g)
-    ratio = torch.exp(torch.empty(n, ERASE_ATTEMPTS).uniform_(math.log(ERASE_RATIO[0]), math.log(ERASE_RATIO[1]),
-                                                              generator=g))
+    area = height * width * torch.empty(n, ERASE_ATTEMPTS, dtype=torch.float64).uniform_(*ERASE_AREA, generator=g)
+    ratio = torch.empty(n, ERASE_ATTEMPTS, dtype=torch.float64).uniform_(ERASE_R1, 1 / ERASE_R1, generator=g)
     h = torch.sqrt(area * ratio).round().long()
     w = torch.sqrt(area / ratio).round().long()
     fits = (h < height) & (w < width)

@@ -14,6 +14,7 @@ from ..utils.atomic import atomic_path
 from ..utils.errors import UnreadableFileError, UserError
 from ..utils.run_dir import RunDir, checkpoint_name
 from ..utils.weights import safe_load
+from .strong_baseline_resume import continue_from_strong_baseline, pretrain_self_path, training_checkpoint
 
 logger = logging.getLogger(__name__)
 
@@ -53,7 +54,7 @@ def make_checkpointer(to_save, output_dir):
 @dataclass
 class Resume:
     path: str  # the checkpoint file
-    state: dict  # its contents (safe_load)
+    state: dict  # its contents (safe_load); None for reid-strong-baseline's files, read once the objects exist
 
 
 def find_resume(cfg):
@@ -61,7 +62,7 @@ def find_resume(cfg):
     checkpoint of OUTPUT_DIR: an unreadable (truncated) newer one is skipped with a warning naming it."""
     resume = cfg.SOLVER.RESUME
     if not resume:
-        return None
+        return _pretrain_self(cfg)
     if resume == "auto":
         for _, path in RunDir(cfg.OUTPUT_DIR).checkpoints():
             try:
@@ -69,15 +70,27 @@ def find_resume(cfg):
             except UnreadableFileError as e:
                 logger.warning("SOLVER.RESUME 'auto': skipped %s (%s); trying the next older checkpoint", path, e)
         logger.info("SOLVER.RESUME 'auto': no intact checkpoint in %s yet, starting afresh", cfg.OUTPUT_DIR)
-        return None
+        return _pretrain_self(cfg)
     if not os.path.isfile(resume):
         raise UserError(f"SOLVER.RESUME {resume} is not a file: give a checkpoint_<epoch>.pt path or 'auto'")
     return Resume(resume, safe_load(resume))
 
 
+def _pretrain_self(cfg):
+    """reid-strong-baseline's way to continue a run, PRETRAIN_CHOICE 'self' with PRETRAIN_PATH: our own
+    checkpoint there is a plain resume; their model file (with its companions) is read by
+    strong_baseline_resume once the objects are built."""
+    path = pretrain_self_path(cfg)
+    if path is None:
+        return None
+    return Resume(path, training_checkpoint(path))
+
+
 def check_resumed_config(cfg, resume):
     """Refuse config changes the checkpoint would ignore (config.resume), against the newest config record of
     the checkpoint's run folder; without a record, say so and go on."""
+    if resume.state is None:  # reid-strong-baseline's files carry no config of ours
+        return []
     records = RunDir(os.path.dirname(os.path.abspath(resume.path))).config_records()
     if not records:
         logger.warning("no config.yml beside %s: the resumed config cannot be checked against the run's", resume.path)
@@ -85,8 +98,10 @@ def check_resumed_config(cfg, resume):
     return check_resume_config(cfg, records[-1])
 
 
-def load_resume(resume, to_save, checkpointer):
+def load_resume(cfg, resume, to_save, checkpointer, epoch_length):
     """Load the checkpoint into the run's objects; a UserError if it does not fit them."""
+    if resume.state is None:
+        resume.state = continue_from_strong_baseline(cfg, resume.path, to_save, epoch_length)
     try:
         Checkpoint.load_objects({**to_save, "checkpointer": checkpointer}, resume.state)
     except (KeyError, RuntimeError, ValueError) as e:

@@ -100,7 +100,7 @@ def train(cfg):
     evaluator = create_evaluator(cfg, c.net, device, data.num_query)
     checkpointer = make_checkpointer(c.to_save(), run.root)
     if resume is not None:
-        load_resume(resume, c.to_save(), checkpointer)
+        load_resume(cfg, resume, c.to_save(), checkpointer, len(data.train_loader))
         # The samplers draw epoch e from (seed, e): continue with the epoch after the checkpoint's.
         data.train_loader.sampler.set_epoch(c.trainer.state.epoch)
     start_run_dir(cfg, run, resumed=resume is not None)

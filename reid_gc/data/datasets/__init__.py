@@ -14,6 +14,7 @@ from .dukemtmcreid import DukeMTMCreID
 from .market1501 import Market1501
 from .msmt17 import MSMT17
 from .synthetic import Synthetic
+from .veri import VeRi
 
 logger = logging.getLogger(__name__)
 
@@ -24,6 +25,7 @@ DATASETS = {
     "cuhk03_labeled": CUHK03Labeled,
     "cuhk03_detected": CUHK03Detected,
     "msmt17": MSMT17,
+    "veri": VeRi,
     "csv": CSVDataset,
 }
 
