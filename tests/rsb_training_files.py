@@ -38,10 +38,10 @@ def their_optimizer(model, name="Adam", base_lr=3.5e-4, bias_lr_factor=1, weight
 
 
 def write_their_run(folder, model, model_name, epoch, num_classes=None, feat_dim=None, optimizer="Adam",
-                    steps=2, seed=0, extra_state=()):
+                    steps=2, seed=0, extra_state=(), whole=False):
     """Write the files of `model` (an nn.Module with their parameter names; keys in `extra_state` are left
     out of the saved state dict) after `steps` optimizer steps (optimizer None: the model file alone);
-    returns {kind: path}."""
+    `whole` pickles the model object itself, as its ignite ModelCheckpoint did; returns {kind: path}."""
     torch.manual_seed(seed)
     if optimizer is None:
         path = os.path.join(folder, f"{model_name}_model_{epoch}.pth")
@@ -64,7 +64,8 @@ def write_their_run(folder, model, model_name, epoch, num_classes=None, feat_dim
     os.makedirs(folder, exist_ok=True)
     paths = {"model": os.path.join(folder, f"{model_name}_model_{epoch}.pth"),
              "optimizer": os.path.join(folder, f"{model_name}_optimizer_{epoch}.pth")}
-    torch.save({k: v for k, v in model.state_dict().items() if k not in extra_state}, paths["model"])
+    torch.save(model if whole else {k: v for k, v in model.state_dict().items() if k not in extra_state},
+               paths["model"])
     torch.save(opt.state_dict(), paths["optimizer"])
     if center is not None:
         paths["center_param"] = os.path.join(folder, f"{model_name}_center_param_{epoch}.pth")

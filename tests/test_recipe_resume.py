@@ -87,6 +87,25 @@ def test_their_files_continue_the_run_with_model_optimizer_centers_and_epoch(tmp
            "center optimizer (resnet18_optimizer_center_2.pth)" in caplog.text
 
 
+def test_their_pickled_whole_model_continues_too(tmp_path):
+    rsb_reference = pytest.importorskip("rsb_reference")  # reid-strong-baseline's model, stated independently
+    torch.manual_seed(3)
+    theirs = rsb_reference.Baseline(NUM_CLASSES, "resnet50")
+    paths = write_their_run(str(tmp_path), theirs, "resnet50", 4, NUM_CLASSES, 2048, whole=True)
+    cfg = cfg_for(paths["model"], "MODEL.NAME", "resnet50")
+    c = continue_from(cfg, paths["model"])
+    ours = c.model.state_dict()
+    for name, value in theirs.state_dict().items():
+        assert torch.equal(ours[name], value), name
+    assert not c.model.has_stem_relu  # its ResNet stem, as the pickled trunk has no ReLU module
+    their_state = torch.load(paths["optimizer"], weights_only=True)
+    trainable = [n for n, p in theirs.named_parameters() if p.requires_grad]
+    params = dict(c.model.named_parameters())
+    for i, name in enumerate(trainable):
+        assert torch.equal(c.optimizer.state[params[name]]["exp_avg"], their_state["state"][i]["exp_avg"]), name
+    assert c.trainer.state.epoch == 4
+
+
 def test_missing_companion_files_start_those_parts_afresh(tmp_path, caplog):
     _, paths = their_files(tmp_path, None)
     for kind in ("optimizer", "center_param", "optimizer_center"):

@@ -100,8 +100,9 @@ def check_resumed_config(cfg, resume):
 
 def load_resume(cfg, resume, to_save, checkpointer, epoch_length):
     """Load the checkpoint into the run's objects; a UserError if it does not fit them."""
-    if resume.state is None:
-        resume.state = continue_from_strong_baseline(cfg, resume.path, to_save, epoch_length)
+    if resume.state is None:  # their files go straight into the objects
+        continue_from_strong_baseline(cfg, resume.path, to_save, epoch_length)
+        return
     try:
         Checkpoint.load_objects({**to_save, "checkpointer": checkpointer}, resume.state)
     except (KeyError, RuntimeError, ValueError) as e:

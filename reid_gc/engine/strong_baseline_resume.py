@@ -20,8 +20,9 @@ from collections.abc import Mapping
 
 import torch
 
+from ..modeling.foreign import load_trained_weights, read_trained_state
 from ..utils.errors import UserError
-from ..utils.weights import load_model_weights, model_state_from, safe_load, unwrap_model
+from ..utils.weights import safe_load, unwrap_model
 
 logger = logging.getLogger(__name__)
 
@@ -68,13 +69,14 @@ def training_checkpoint(path):
     return obj if ours else None
 
 
-def _their_model_state(path):
-    """The model file's state dict, in the file's key order (which is the order of its model's parameters)."""
-    return model_state_from(safe_load(path, what="MODEL.PRETRAIN_PATH"), source=f"MODEL.PRETRAIN_PATH {path}")
+def _their_model_state(path, model_name):
+    """The model file's state dict (a state dict or a whole pickled model, read as data), in the file's key
+    order: the order of its model's parameters."""
+    return read_trained_state(path, model_name, what="MODEL.PRETRAIN_PATH")[0]
 
 
 def _load_their_model(model, path):
-    load_model_weights(model, path)
+    load_trained_weights(model, path, what="MODEL.PRETRAIN_PATH")
 
 
 def _family(group):
@@ -137,7 +139,7 @@ def continue_from_strong_baseline(cfg, path, to_load, epoch_length):
     """Load reid-strong-baseline's files into the objects of `to_load`; returns their state dicts (what
     Checkpoint.load_objects then loads back unchanged)."""
     model = unwrap_model(to_load["model"])
-    their_order = list(_their_model_state(path))
+    their_order = list(_their_model_state(path, model.model_name))
     _load_their_model(model, path)
     trainable = {name for name, p in model.named_parameters() if p.requires_grad}
     their_names = [k for k in their_order if k in trainable]
