@@ -1,4 +1,4 @@
-"""Evaluate a checkpoint: python tools/test.py --config_file configs/X.yml TEST.WEIGHT path/to/checkpoint"""
+"""Evaluate a checkpoint: python tools/test.py [--config_file configs/X.yml] TEST.WEIGHT path/to/checkpoint"""
 import logging
 import os
 import sys
@@ -8,16 +8,16 @@ sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 # share the cores (measured 8x slower steps on 2 busy cores); passive waiting costs little otherwise.
 os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 
-from reid_gc.config import load_config  # noqa: E402
 from reid_gc.engine.cli import parse_args, run_cli  # noqa: E402
 from reid_gc.engine.test_loop import test  # noqa: E402
+from reid_gc.inference.record import config_for_weights  # noqa: E402
 from reid_gc.utils.device import apply_device_id  # noqa: E402
 from reid_gc.utils.logger import setup_logger  # noqa: E402
 
 
 def main(argv=None):
     args = parse_args("reid-gc evaluation of a checkpoint", argv)
-    cfg = load_config(args.config_file, args.opts)
+    cfg = config_for_weights(args.config_file, args.opts)  # the checkpoint's record, then file and opts
     apply_device_id(cfg)
     setup_logger(cfg.OUTPUT_DIR, filename="test_log.txt")
     test(cfg)

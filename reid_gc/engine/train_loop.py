@@ -14,6 +14,7 @@ from ignite.utils import manual_seed
 
 from ..data.build import make_data_loaders
 from ..data.transforms import BatchTransform
+from ..inference.record import model_record
 from ..losses import make_loss
 from ..modeling import build_model
 from ..solver import make_optimizer, make_scheduler
@@ -100,7 +101,8 @@ def train(cfg, start_output=None):
     if scaler.is_enabled():
         to_save["scaler"] = scaler
     max_epochs = cfg.SOLVER.MAX_EPOCHS
-    checkpointer = Checkpoint(to_save, SafeDiskSaver(cfg.OUTPUT_DIR), n_saved=3, include_self=True,
+    record = model_record(cfg, model)  # every checkpoint describes its model
+    checkpointer = Checkpoint(to_save, SafeDiskSaver(cfg.OUTPUT_DIR, extra=record), n_saved=3, include_self=True,
                               global_step_transform=lambda e, _: e.state.epoch)
     if resume:
         checkpoint = safe_load(resume)
@@ -173,7 +175,7 @@ def train(cfg, start_output=None):
         if state["best"] is None or result.mAP > state["best"][1]:
             state["best"] = (epoch, result.mAP, result.cmc[0])
             with atomic_path(os.path.join(cfg.OUTPUT_DIR, "model_best.pt")) as tmp:
-                torch.save({"model": model.state_dict(), "epoch": epoch}, tmp)
+                torch.save({"model": model.state_dict(), "epoch": epoch, **record}, tmp)
         if epoch == max_epochs and cfg.TEST.VISUALIZE > 0:
             write_ranked_lists(cfg, evaluator.reid_metric, data.dataset,
                                os.path.join(cfg.OUTPUT_DIR, "ranked_final.png"))

@@ -9,23 +9,24 @@ from torch.utils.data import DataLoader
 from ..data.build import _collate
 from ..data.image_dataset import ImageDataset
 from ..data.transforms import build_loader_transform
+from ..engine.evaluator import create_feature_engine
 from ..utils.atomic import atomic_path, write_text
 from ..utils.errors import UserError
-from .evaluator import create_feature_engine
 
 IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png", ".bmp", ".webp")
 
 
-def list_images(folder):
-    """Image files under `folder` (recursively), as sorted paths relative to it."""
+def list_images(folder, flag="--input"):
+    """Image files under `folder` (recursively), as sorted paths relative to it; `flag` names the
+    command-line option in the messages."""
     if not os.path.isdir(folder):
-        raise UserError(f"{folder} is not a folder: give --input a folder of images")
+        raise UserError(f"{folder} is not a folder: give {flag} a folder of images")
     names = []
     for root, _, files in os.walk(folder):
         names += [os.path.relpath(os.path.join(root, f), folder) for f in files
                   if f.lower().endswith(IMAGE_EXTENSIONS)]
     if not names:
-        raise UserError(f"no images ({', '.join(IMAGE_EXTENSIONS)}) under {folder}: give --input a folder of images")
+        raise UserError(f"no images ({', '.join(IMAGE_EXTENSIONS)}) under {folder}: give {flag} a folder of images")
     return sorted(names)
 
 

@@ -1,0 +1,1 @@
+"""The commands' main functions (tools/*.py are shims to them)."""
