@@ -15,7 +15,7 @@ import yaml
 
 from ..modeling.backbones import RESNETS
 from ..utils.atomic import atomic_path, write_text
-from ..utils.checkpoint import unwrap_model
+from ..utils.checkpoint import model_state_from, safe_load, unwrap_model
 from ..utils.errors import UserError
 from .record import network_keys, recorded_keys
 
@@ -25,8 +25,9 @@ logger = logging.getLogger(__name__)
 EXPRESSED = ("MODEL.NAME", "MODEL.LAST_STRIDE", "MODEL.NECK")
 
 
-def fastreid_state(cfg, model):
-    """The state dict in fast-reid's layout (tensors on the CPU)."""
+def fastreid_state(cfg, model, classifier):
+    """The state dict in fast-reid's layout (tensors on the CPU); `classifier` is the trained classifier
+    weight (inference models are built without it)."""
     from ..config.defaults import get_defaults
 
     if cfg.MODEL.NAME not in RESNETS:
@@ -50,7 +51,7 @@ def fastreid_state(cfg, model):
         for key, value in state.items():
             if key.startswith("bottleneck."):
                 out["heads.bottleneck.0." + key[len("bottleneck."):]] = value.detach().cpu().clone()
-    out["heads.weight"] = state["classifier.weight"].detach().cpu().clone()
+    out["heads.weight"] = classifier.detach().cpu().clone()
     out["pixel_mean"] = torch.tensor(cfg.INPUT.PIXEL_MEAN, dtype=torch.float32).view(1, 3, 1, 1) * 255
     out["pixel_std"] = torch.tensor(cfg.INPUT.PIXEL_STD, dtype=torch.float32).view(1, 3, 1, 1) * 255
     return out, keep_bnneck
@@ -76,8 +77,12 @@ def fastreid_config(cfg, keep_bnneck, num_classes):
 
 def export_fastreid(cfg, model, path):
     """Write `path` ({'model': state dict}, loads with weights_only) and a fast-reid config beside it
-    (<path without .pth>.yml); return the two paths."""
-    state, keep_bnneck = fastreid_state(cfg, model)
+    (<path without .pth>.yml); return the two paths. The classifier comes from cfg.TEST.WEIGHT."""
+    trained = model_state_from(safe_load(cfg.TEST.WEIGHT), source=f"checkpoint {cfg.TEST.WEIGHT}")
+    if "classifier.weight" not in trained:
+        raise UserError(f"checkpoint {cfg.TEST.WEIGHT} has no classifier.weight: give a checkpoint saved by "
+                        "reid-gc training")
+    state, keep_bnneck = fastreid_state(cfg, model, trained["classifier.weight"])
     num_classes = state["heads.weight"].shape[0]
     with atomic_path(path) as tmp:
         torch.save({"model": state}, tmp)
