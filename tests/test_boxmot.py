@@ -10,9 +10,10 @@ from run_helpers import run_tool
 
 from reid_gc import FeatureExtractor
 
+pytest.importorskip("boxmot")  # the 'track' extra
+
 
 def test_boxmot_onnx_backend_gives_our_features(trained, tmp_path):  # noqa: F811
-    pytest.importorskip("boxmot")
     from boxmot.reid.backends.onnx_backend import ONNXBackend
 
     r = run_tool("export.py", "--weights", trained.weights, cwd=str(tmp_path))
