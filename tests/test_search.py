@@ -8,9 +8,9 @@ from inference_fixtures import trained  # noqa: F401
 from PIL import Image
 from run_helpers import run_tool
 
+from reid_gc.data.build import make_val_loader
 from reid_gc.engine.evaluator import create_evaluator
 from reid_gc.engine.test_loop import build_inference_model
-from reid_gc.data.build import make_val_loader
 
 
 def _evaluator_features(trained):  # noqa: F811
