@@ -7,7 +7,7 @@ import sys
 import numpy as np
 import pytest
 import torch
-from inference_fixtures import CONFIG, trained  # noqa: F401
+from inference_fixtures import CONFIG
 from PIL import Image
 from run_helpers import ROOT, run_tool
 
@@ -23,7 +23,7 @@ def test_import_reid_gc_is_light():
     assert torch_loaded == "False" and version.count(".") == 2
 
 
-def test_every_checkpoint_records_its_model(trained):  # noqa: F811
+def test_every_checkpoint_records_its_model(trained):
     runtime = {"DEVICE", "DEVICE_ID", "COMPILE", "CHANNELS_LAST", "SYNC_BN", "PRETRAIN_PATH", "PRETRAIN_CHOICE"}
     expected_model_keys = {f"MODEL.{k}" for k in get_defaults().MODEL} - {f"MODEL.{k}" for k in runtime}
     for name in ("model_best.pt", "checkpoint_1.pt"):
@@ -39,7 +39,7 @@ def test_every_checkpoint_records_its_model(trained):  # noqa: F811
         assert record["version"] == __import__("reid_gc").__version__
 
 
-def test_api_gives_extract_features_for_every_input_form(trained):  # noqa: F811
+def test_api_gives_extract_features_for_every_input_form(trained):
     paths = [os.path.join(trained.query_dir, n) for n in trained.names[:5]]
     expected = trained.features[:5]
     extract = FeatureExtractor(trained.weights, device="cpu", batch_size=2)
@@ -63,7 +63,7 @@ def test_api_gives_extract_features_for_every_input_form(trained):  # noqa: F811
     assert (torch.nn.functional.normalize(raw, dim=1) - expected).abs().max() < 1e-4
 
 
-def test_api_bad_input(trained, tmp_path):  # noqa: F811
+def test_api_bad_input(trained, tmp_path):
     extract = FeatureExtractor(trained.weights)
     bad = tmp_path / "bad.jpg"
     bad.write_bytes(b"not an image")
@@ -75,7 +75,7 @@ def test_api_bad_input(trained, tmp_path):  # noqa: F811
         extract(torch.zeros(3, 64, 32))
 
 
-def test_test_py_works_from_the_checkpoint_alone(trained, tmp_path):  # noqa: F811
+def test_test_py_works_from_the_checkpoint_alone(trained, tmp_path):
     out = str(tmp_path / "eval")
     r = run_tool("test.py", "TEST.WEIGHT", trained.weights, "DATASETS.ROOT_DIR", str(trained.base / "data"),
                  "OUTPUT_DIR", out, "MODEL.DEVICE", "cpu", "DATALOADER.NUM_WORKERS", "0")
@@ -85,7 +85,8 @@ def test_test_py_works_from_the_checkpoint_alone(trained, tmp_path):  # noqa: F8
     assert abs(tested["mAP"] - trained_eval["mAP"]) < 1e-6  # same data, same flip, same network
 
 
-def test_old_checkpoint_needs_its_config_and_works_with_it(trained, tmp_path):  # noqa: F811
+@pytest.mark.slow
+def test_old_checkpoint_needs_its_config_and_works_with_it(trained, tmp_path):
     old = str(tmp_path / "old.pt")
     torch.save({"model": torch.load(trained.weights, weights_only=True)["model"]}, old)
     r = run_tool("test.py", "TEST.WEIGHT", old, "DATASETS.ROOT_DIR", str(trained.base / "data"))
@@ -99,7 +100,7 @@ def test_old_checkpoint_needs_its_config_and_works_with_it(trained, tmp_path):  
     assert (torch.load(out, weights_only=True)["features"] - trained.features).abs().max() < 1e-5
 
 
-def test_a_given_config_wins_with_a_warning_for_the_network(trained, tmp_path):  # noqa: F811
+def test_a_given_config_wins_with_a_warning_for_the_network(trained, tmp_path):
     out = str(tmp_path / "f.pt")
     r = run_tool("extract.py", "--weights", trained.weights, "--input", trained.query_dir, "--output", out,
                  "MODEL.LAST_STRIDE", "2", "TEST.FLIP_FEAT", "no", "MODEL.DEVICE", "cpu")
@@ -108,3 +109,24 @@ def test_a_given_config_wins_with_a_warning_for_the_network(trained, tmp_path): 
     assert len(warned) == 1 and "MODEL.LAST_STRIDE" in warned[0]  # FLIP_FEAT changes no weight: no warning
     feats = torch.load(out, weights_only=True)["features"]
     assert (feats - trained.features).abs().max() > 1e-3  # the overrides were applied
+
+
+def test_api_applies_test_flip_feat_as_configured(trained):
+    """The record says FLIP_FEAT yes; KEY VALUE pairs turn it off. Both against the network stated
+    independently (tests/reference_bot.py) at the model's own normalisation."""
+    from inference_fixtures import MEAN, STD
+    from reference_bot import as_fastreid, fastreid_forward
+
+    paths = [os.path.join(trained.query_dir, n) for n in trained.names[:4]]
+    pixels = torch.from_numpy(np.stack([np.asarray(Image.open(p).convert("RGB").resize(
+        (32, 64), Image.Resampling.BILINEAR)) for p in paths])).permute(0, 3, 1, 2).float()
+    x = (pixels / 255 - torch.tensor(MEAN).view(1, 3, 1, 1)) / torch.tensor(STD).view(1, 3, 1, 1)
+    s = as_fastreid(torch.load(trained.weights, weights_only=True)["model"])
+    plain = fastreid_forward(s, x, 1, normalised=True)
+    flipped = (plain + fastreid_forward(s, x.flip(3), 1, normalised=True)) / 2
+    normalize = torch.nn.functional.normalize
+    assert (FeatureExtractor(trained.weights)(paths) - normalize(flipped, dim=1)).abs().max() < 1e-4
+    no_flip = FeatureExtractor(trained.weights, opts=["TEST.FLIP_FEAT", "no"])
+    assert not no_flip.flip
+    assert (no_flip(paths) - normalize(plain, dim=1)).abs().max() < 1e-4
+    assert (normalize(plain, dim=1) - normalize(flipped, dim=1)).abs().max() > 1e-3  # the flip matters here

@@ -4,7 +4,6 @@ import os
 import numpy as np
 import pytest
 import torch
-from inference_fixtures import trained  # noqa: F401
 from PIL import Image
 from run_helpers import run_tool
 
@@ -13,7 +12,8 @@ from reid_gc import FeatureExtractor
 pytest.importorskip("boxmot")  # the 'track' extra
 
 
-def test_boxmot_onnx_backend_gives_our_features(trained, tmp_path):  # noqa: F811
+@pytest.mark.slow
+def test_boxmot_onnx_backend_gives_our_features(trained, tmp_path):
     from boxmot.reid.backends.onnx_backend import ONNXBackend
 
     r = run_tool("export.py", "--weights", trained.weights, cwd=str(tmp_path))

@@ -7,9 +7,13 @@ import pytest
 import torch
 import torch.nn.functional as F
 import yaml
-from inference_fixtures import MEAN, STD, trained  # noqa: F401
+from inference_fixtures import MEAN, STD
 from PIL import Image
+from reference_bot import as_fastreid, fastreid_forward
 from run_helpers import run_tool
+
+from reid_gc.inference.api import load_model
+from reid_gc.inference.export import export_onnx, export_torchscript
 
 IMAGENET_MEAN = np.array([0.485, 0.456, 0.406], dtype=np.float32)
 IMAGENET_STD = np.array([0.229, 0.224, 0.225], dtype=np.float32)
@@ -30,12 +34,12 @@ def boxmot_style_crops(paths, size):
     return np.stack(batch).astype(np.float32)
 
 
-def reference(trained, k=6):  # noqa: F811
+def reference(trained, k=6):
     paths = [os.path.join(trained.query_dir, n) for n in trained.names[:k]]
     return paths, trained.features[:k]
 
 
-def test_export_needs_no_config_and_onnx_float_input_gives_extract_features(trained, tmp_path):  # noqa: F811
+def test_export_needs_no_config_and_onnx_float_input_gives_extract_features(trained, tmp_path):
     ort = pytest.importorskip("onnxruntime")
     r = run_tool("export.py", "--weights", trained.weights, cwd=str(tmp_path))
     assert r.returncode == 0, r.stderr[-2000:]
@@ -51,26 +55,26 @@ def test_export_needs_no_config_and_onnx_float_input_gives_extract_features(trai
     assert trained.cfg.TEST.FLIP_FEAT == "yes"
 
 
-def test_every_input_kind_and_torchscript_agree_with_extract(trained, tmp_path):  # noqa: F811
+@pytest.mark.slow
+def test_every_input_kind_and_torchscript_agree_with_extract(trained, tmp_path):
     ort = pytest.importorskip("onnxruntime")
     paths, expected = reference(trained)
     pixels = np.stack([np.asarray(Image.open(p).convert("RGB").resize((32, 64), Image.Resampling.BILINEAR))
                        for p in paths]).transpose(0, 3, 1, 2)
+    cfg, model = load_model(trained.weights)  # in this process: the CLI path is tested above
     for kind, batch in (("uint8", pixels.astype(np.uint8)), ("float255", pixels.astype(np.float32))):
         out = str(tmp_path / f"m_{kind}.onnx")
-        r = run_tool("export.py", "--weights", trained.weights, "--input", kind, "--output", out)
-        assert r.returncode == 0, r.stderr[-2000:]
+        export_onnx(cfg, model, out, kind)
         got = ort.InferenceSession(out, providers=["CPUExecutionProvider"]).run(None, {"images": batch})[0]
         assert np.abs(got - expected.numpy()).max() < 1e-4, kind
     ts = str(tmp_path / "m.torchscript")
-    r = run_tool("export.py", "--weights", trained.weights, "--format", "torchscript", "--output", ts)
-    assert r.returncode == 0, r.stderr[-2000:]
+    export_torchscript(cfg, model, ts, "float")
     with torch.no_grad():
         got = torch.jit.load(ts)(torch.from_numpy(boxmot_style_crops(paths, (64, 32))))
     assert (got - expected).abs().max() < 1e-4
 
 
-def test_flip_feat_is_applied_by_every_export(trained, tmp_path):  # noqa: F811
+def test_flip_feat_is_applied_by_every_export(trained, tmp_path):
     """TEST.FLIP_FEAT no on the command line: the export then differs from the flip-averaged reference,
     and equals the plain features computed independently from the weights."""
     ort = pytest.importorskip("onnxruntime")
@@ -87,7 +91,7 @@ def test_flip_feat_is_applied_by_every_export(trained, tmp_path):  # noqa: F811
     with torch.no_grad():
         scripted = torch.jit.load(_torchscript(trained, tmp_path, "no"))(torch.from_numpy(crops_as_fed(paths)))
     assert np.abs(got - scripted.numpy()).max() < 1e-4
-    s = _as_fastreid(torch.load(trained.weights, weights_only=True)["model"])
+    s = as_fastreid(torch.load(trained.weights, weights_only=True)["model"])
     plain = F.normalize(fastreid_forward(s, x, last_stride=1, normalised=True), dim=1)
     assert np.abs(got - plain.numpy()).max() < 1e-4
     both = (fastreid_forward(s, x, 1, normalised=True) + fastreid_forward(s, x.flip(3), 1, normalised=True)) / 2
@@ -98,59 +102,14 @@ def crops_as_fed(paths):
     return boxmot_style_crops(paths, (64, 32))
 
 
-def _torchscript(trained, tmp_path, flip):  # noqa: F811
+def _torchscript(trained, tmp_path, flip):
     out = str(tmp_path / f"flip_{flip}.torchscript")
-    r = run_tool("export.py", "--weights", trained.weights, "--format", "torchscript", "--output", out,
-                 "TEST.FLIP_FEAT", flip)
-    assert r.returncode == 0, r.stderr[-2000:]
+    cfg, model = load_model(trained.weights, opts=["TEST.FLIP_FEAT", flip])
+    export_torchscript(cfg, model, out, "float")
     return out
 
 
-def _as_fastreid(state):
-    """Our checkpoint's keys renamed by hand to fast-reid's (for the independent forward below)."""
-    out = {"backbone." + k[5:]: v for k, v in state.items() if k.startswith("base.")}
-    out.update({"heads.bottleneck.0." + k[11:]: v for k, v in state.items() if k.startswith("bottleneck.")})
-    return out
-
-
-def _bn(x, s, prefix):
-    return F.batch_norm(x, s[prefix + ".running_mean"], s[prefix + ".running_var"], s[prefix + ".weight"],
-                        s[prefix + ".bias"], training=False, eps=1e-5)
-
-
-def fastreid_forward(s, images, last_stride, normalised=False, pixel_mean=None, pixel_std=None):
-    """fast-reid's Baseline in eval, stated independently from its layout: (images - pixel_mean) /
-    pixel_std; ResNet (7x7/2 conv, BN, ReLU, 3x3/2 max pool; stages of residual blocks, the first block of
-    stages 2-4 strided on its 3x3 conv (conv2 of a bottleneck, conv1 of a basic block), stage 4 by
-    LAST_STRIDE, with a 1x1 conv + BN shortcut); global average pool; the BN neck heads.bottleneck.0 on the
-    (N, C, 1, 1) feature; the feature after it."""
-    x = images if normalised else (images - pixel_mean) / pixel_std
-    x = F.relu(_bn(F.conv2d(x, s["backbone.conv1.weight"], stride=2, padding=3), s, "backbone.bn1"))
-    x = F.max_pool2d(x, 3, 2, 1)
-    for stage in range(1, 5):
-        b = 0
-        while f"backbone.layer{stage}.{b}.conv1.weight" in s:
-            p = f"backbone.layer{stage}.{b}"
-            stride = (1 if stage == 1 else 2 if stage < 4 else last_stride) if b == 0 else 1
-            bottleneck = p + ".conv3.weight" in s
-            out = F.relu(_bn(F.conv2d(x, s[p + ".conv1.weight"], stride=1 if bottleneck else stride,
-                                      padding=0 if bottleneck else 1), s, p + ".bn1"))
-            out = _bn(F.conv2d(out, s[p + ".conv2.weight"], stride=stride if bottleneck else 1, padding=1), s,
-                      p + ".bn2")
-            if bottleneck:
-                out = _bn(F.conv2d(F.relu(out), s[p + ".conv3.weight"]), s, p + ".bn3")
-            short = x
-            if p + ".downsample.0.weight" in s:
-                short = _bn(F.conv2d(x, s[p + ".downsample.0.weight"], stride=stride), s, p + ".downsample.1")
-            x = F.relu(out + short)
-            b += 1
-    pooled = x.mean(dim=(2, 3), keepdim=True)
-    if "heads.bottleneck.0.weight" in s:
-        pooled = _bn(pooled, s, "heads.bottleneck.0")
-    return pooled[..., 0, 0]
-
-
-def test_fastreid_layout_gives_the_same_features(trained, tmp_path):  # noqa: F811
+def test_fastreid_layout_gives_the_same_features(trained, tmp_path):
     out = str(tmp_path / "bot_R18.pth")
     r = run_tool("export.py", "--weights", trained.weights, "--format", "fastreid", "--output", out)
     assert r.returncode == 0, r.stderr[-2000:]
@@ -173,7 +132,8 @@ def test_fastreid_layout_gives_the_same_features(trained, tmp_path):  # noqa: F8
     assert (F.normalize(feats / 2, dim=1) - expected).abs().max() < 1e-4
 
 
-def test_export_errors_are_one_line(trained, tmp_path):  # noqa: F811
+@pytest.mark.slow
+def test_export_errors_are_one_line(trained, tmp_path):
     old = str(tmp_path / "old.pt")
     torch.save({"model": torch.load(trained.weights, weights_only=True)["model"]}, old)  # no record
     r = run_tool("export.py", "--weights", old)

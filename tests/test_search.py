@@ -3,8 +3,8 @@ import csv
 import os
 import shutil
 
+import pytest
 import torch
-from inference_fixtures import trained  # noqa: F401
 from PIL import Image
 from run_helpers import run_tool
 
@@ -13,7 +13,7 @@ from reid_gc.engine.evaluator import create_evaluator
 from reid_gc.engine.test_loop import build_inference_model
 
 
-def _evaluator_features(trained):  # noqa: F811
+def _evaluator_features(trained):
     cfg = trained.cfg.clone()
     cfg.defrost()
     cfg.TEST.WEIGHT = trained.weights
@@ -23,7 +23,8 @@ def _evaluator_features(trained):  # noqa: F811
     return evaluator.reid_metric.features
 
 
-def test_search_top1_is_the_evaluators(trained, tmp_path):  # noqa: F811
+@pytest.mark.slow
+def test_search_top1_is_the_evaluators(trained, tmp_path):
     queries = [q[0] for q in trained.dataset.query[:6]]
     out_csv = str(tmp_path / "res.csv")
     png = str(tmp_path / "ranked.png")
@@ -48,7 +49,8 @@ def test_search_top1_is_the_evaluators(trained, tmp_path):  # noqa: F811
     assert img.width >= 6 * 32 and img.height >= 6 * 64
 
 
-def test_gallery_cache_is_reused_and_invalidated(trained, tmp_path):  # noqa: F811
+@pytest.mark.slow
+def test_gallery_cache_is_reused_and_invalidated(trained, tmp_path):
     gallery = tmp_path / "crops"
     gallery.mkdir()
     for g in trained.dataset.gallery[:20]:
@@ -79,7 +81,8 @@ def test_gallery_cache_is_reused_and_invalidated(trained, tmp_path):  # noqa: F8
     assert "computing the features of 21 of 21" in fourth.stdout
 
 
-def test_search_errors_are_one_line(trained, tmp_path):  # noqa: F811
+@pytest.mark.slow
+def test_search_errors_are_one_line(trained, tmp_path):
     query = trained.dataset.query[0][0]
 
     def one_line(r, *words):
