@@ -142,3 +142,37 @@ def test_export_errors_are_one_line(trained, tmp_path):
     assert len(lines) == 1 and "--config_file" in lines[0] and "old.pt" in lines[0]
     r = run_tool("export.py", "--weights", trained.weights, "--output", str(tmp_path / "x.pt"))
     assert r.returncode == 2 and ".onnx" in r.stderr and len(r.stderr.strip().splitlines()) == 1
+
+
+@pytest.mark.parametrize("neck,neck_feat", [("bnneck", "before"), ("no", "after")])
+def test_fastreid_layout_without_the_bnneck_feature(tmp_path, neck, neck_feat):
+    """A model evaluated before its BNNeck (or without one) is written without heads.bottleneck: fast-reid's
+    head then returns the pooled feature, which is what our model returns."""
+    from reid_gc.config import load_config
+    from reid_gc.inference.fastreid import export_fastreid
+    from reid_gc.modeling import build_model
+
+    weights = str(tmp_path / "w.pt")
+    cfg = load_config("", ["MODEL.NAME", "resnet18", "MODEL.NECK", neck, "TEST.NECK_FEAT", neck_feat,
+                           "INPUT.SIZE_TEST", "[64, 32]", "MODEL.PRETRAIN_CHOICE", "scratch", "TEST.WEIGHT", weights,
+                           "MODEL.LAST_STRIDE", "2"])
+    torch.manual_seed(0)
+    model = build_model(cfg, 5, pretrained=False)
+    model.train()
+    with torch.no_grad():
+        model(torch.randn(6, 3, 64, 32))  # non-trivial BN statistics
+    model.eval()
+    torch.save({"model": model.state_dict()}, weights)
+    out = str(tmp_path / "bot.pth")
+    export_fastreid(cfg, model, out)
+    s = torch.load(out, weights_only=True)["model"]
+    assert not any(k.startswith("heads.bottleneck") for k in s) and s["heads.weight"].shape == (5, 512)
+    settings = yaml.safe_load(open(str(tmp_path / "bot.yml")))
+    assert settings["MODEL"]["HEADS"]["WITH_BNNECK"] is False and settings["MODEL"]["BACKBONE"]["LAST_STRIDE"] == 2
+    images = torch.randint(0, 256, (3, 3, 64, 32)).float()
+    got = fastreid_forward(s, images, 2, pixel_mean=s["pixel_mean"], pixel_std=s["pixel_std"])
+    mean = torch.tensor(cfg.INPUT.PIXEL_MEAN).view(1, 3, 1, 1) * 255
+    std = torch.tensor(cfg.INPUT.PIXEL_STD).view(1, 3, 1, 1) * 255
+    with torch.no_grad():
+        expected = model((images - mean) / std)
+    assert (got - expected).abs().max() < 1e-4
