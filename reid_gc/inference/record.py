@@ -14,7 +14,8 @@ from .. import __version__
 from ..config import load_config
 from ..config.defaults import get_defaults
 from ..config.load import validate
-from ..utils.checkpoint import safe_load, unwrap_model
+from ..modeling.backbones import guess_resnet
+from ..utils.checkpoint import model_state_from, safe_load, unwrap_model
 from ..utils.errors import UserError
 
 logger = logging.getLogger(__name__)
@@ -85,6 +86,18 @@ def read_record(checkpoint, path="checkpoint"):
     return record
 
 
+def _looks_like(checkpoint):
+    """' (its weights are a resnet50 with a BNNeck)' or '' when the weights say nothing recognisable."""
+    try:
+        state = model_state_from(checkpoint)
+    except UserError:
+        return ""
+    name = guess_resnet(state, prefix="base.")
+    if name is None:
+        return ""
+    return f" (its weights are a {name} {'with' if 'bottleneck.weight' in state else 'without'} a BNNeck)"
+
+
 def _explicit_keys(config_file, opts):
     """Keys that the config file or the KEY VALUE pairs set (load_config has checked them already)."""
     keys = set(opts[0::2])
@@ -115,11 +128,13 @@ def config_for_weights(config_file="", opts=(), weights=None):
         return cfg  # nothing to describe the model: the caller reports the missing TEST.WEIGHT
     if not os.path.isfile(weights):
         raise UserError(f"checkpoint {weights} is not a file: give the path of a checkpoint (model_best.pt)")
-    record = read_record(safe_load(weights), path=f"checkpoint {weights}")
+    checkpoint = safe_load(weights)
+    record = read_record(checkpoint, path=f"checkpoint {weights}")
     if record is None:
         if not config_file:
             raise UserError(f"checkpoint {weights} does not record its configuration (saved before reid-gc "
-                            "0.2.0): give --config_file with the config it was trained with")
+                            f"0.2.0){_looks_like(checkpoint)}: give --config_file with the config it was trained "
+                            "with")
         cfg.freeze()
         return cfg
     explicit = _explicit_keys(config_file, opts)
