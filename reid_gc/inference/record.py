@@ -107,11 +107,6 @@ def _explicit_keys(config_file, opts):
     return keys
 
 
-def _weights_from(config_file, opts):
-    """TEST.WEIGHT as the command line or the config file gives it ('' when neither does)."""
-    return load_config(config_file, opts, freeze=False).TEST.WEIGHT
-
-
 def config_for_weights(config_file="", opts=(), weights=None):
     """The frozen configuration to use checkpoint `weights` (default: TEST.WEIGHT of file/opts) with.
 

@@ -82,7 +82,8 @@ def gallery_features(extractor, folder, weights, use_cache=True):
         new = extractor([os.path.join(folder, names[i]) for i in todo])
         feats = torch.empty(len(names), new.shape[1], dtype=new.dtype)
         feats[todo] = new
-    reuse = [i for i in range(len(names)) if i not in set(todo)]
+    computed = set(todo)
+    reuse = [i for i in range(len(names)) if i not in computed]
     if reuse:
         old = cache["features"]
         if feats is None:
