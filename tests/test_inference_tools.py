@@ -103,7 +103,8 @@ def test_export_onnx_matches_torch(setup, tmp_path):
     ort = pytest.importorskip("onnxruntime")
     cfg, opts, dataset, ckpt, base = setup
     path = str(tmp_path / "model.onnx")
-    r = run_tool("export.py", "--config_file", CONFIG, "--output", path, *opts, "TEST.WEIGHT", ckpt)
+    r = run_tool("export.py", "--config_file", CONFIG, "--output", path, "--input", "uint8", *opts,
+                 "TEST.WEIGHT", ckpt)
     assert r.returncode == 0, r.stderr[-2000:]
     # independent check on real images, at a batch size not used during export
     test_cfg = cfg.clone()

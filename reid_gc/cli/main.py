@@ -8,6 +8,7 @@ COMMANDS = {
     "test": ("reid_gc.cli.test", "evaluate a checkpoint (python tools/test.py)"),
     "extract": ("reid_gc.cli.extract", "features of a folder of images (python tools/extract.py)"),
     "export": ("reid_gc.cli.export", "export the retrieval model (python tools/export.py)"),
+    "search": ("reid_gc.cli.search", "rank a gallery folder for query images (python tools/search.py)"),
     "convert": ("reid_gc.cli.convert", "reid-strong-baseline model file -> reid-gc checkpoint (tools/convert.py)"),
     "summarize": ("reid_gc.cli.summarize", "table of a folder of runs (python tools/summarize.py)"),
 }

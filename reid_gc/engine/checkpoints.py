@@ -25,15 +25,16 @@ class SafeDiskSaver(BaseSaveHandler):
     """ignite save handler: fsync'd temp file + rename; deletions of superseded checkpoints are deferred
     until the next checkpoint is complete, so a kill at any moment leaves a loadable latest file."""
 
-    def __init__(self, dirname):
+    def __init__(self, dirname, extra=None):
         self.dirname = dirname
+        self.extra = dict(extra or {})  # saved beside ignite's objects (the model record)
         self._pending_removal = []
 
     def __call__(self, checkpoint, filename, metadata=None):
         if idist.get_rank() != 0:
             return
         with atomic_path(os.path.join(self.dirname, filename)) as tmp:
-            torch.save(checkpoint, tmp)
+            torch.save({**checkpoint, **self.extra}, tmp)
         for name in self._pending_removal:
             path = os.path.join(self.dirname, name)
             if name != filename and os.path.exists(path):
@@ -44,9 +45,10 @@ class SafeDiskSaver(BaseSaveHandler):
         self._pending_removal.append(filename)
 
 
-def make_checkpointer(to_save, output_dir):
-    """ignite Checkpoint writing checkpoint_<epoch>.pt (run_dir.checkpoint_name) into output_dir."""
-    return Checkpoint(to_save, SafeDiskSaver(output_dir), n_saved=N_SAVED, include_self=True,
+def make_checkpointer(to_save, output_dir, record=None):
+    """ignite Checkpoint writing checkpoint_<epoch>.pt (run_dir.checkpoint_name) into output_dir, each with
+    the model record (inference.record) beside ignite's objects."""
+    return Checkpoint(to_save, SafeDiskSaver(output_dir, extra=record), n_saved=N_SAVED, include_self=True,
                       filename_pattern=checkpoint_name("{global_step}"),
                       global_step_transform=lambda e, _: e.state.epoch)
 

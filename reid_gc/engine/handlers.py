@@ -75,8 +75,8 @@ class BestModel:
     """model_best.pt: the weights of the evaluation with the highest mAP so far (a resumed run starts from
     its recorded evaluations)."""
 
-    def __init__(self, model, run_dir, previous=()):
-        self.model, self.run_dir = model, run_dir
+    def __init__(self, model, run_dir, previous=(), record=None):
+        self.model, self.run_dir, self.record = model, run_dir, dict(record or {})
         best = max(previous, key=lambda e: e["mAP"], default=None)
         self.best = (best["epoch"], best["mAP"], best["rank1"]) if best else None
 
@@ -84,7 +84,7 @@ class BestModel:
         if self.best is None or result.mAP > self.best[1]:
             self.best = (epoch, result.mAP, float(result.cmc[0]))
             with atomic_path(self.run_dir.path(BEST)) as tmp:
-                torch.save({"model": self.model.state_dict(), "epoch": epoch}, tmp)
+                torch.save({"model": self.model.state_dict(), "epoch": epoch, **self.record}, tmp)
 
     def log(self):
         if self.best is not None:

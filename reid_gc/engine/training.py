@@ -12,6 +12,7 @@ from ignite.utils import manual_seed
 from ..config import save_config
 from ..data.build import make_data_loaders
 from ..data.transforms import BatchTransform
+from ..inference.record import model_record
 from ..losses import make_loss
 from ..modeling import build_model
 from ..solver import make_optimizer, make_scheduler
@@ -98,7 +99,8 @@ def train(cfg):
     data = make_data_loaders(cfg)
     c = build_components(cfg, data.num_classes, device, pretrained=resume is None)
     evaluator = create_evaluator(cfg, c.net, device, data.num_query)
-    checkpointer = make_checkpointer(c.to_save(), run.root)
+    record = model_record(cfg, c.model)  # every checkpoint and model_best.pt describe their model
+    checkpointer = make_checkpointer(c.to_save(), run.root, record)
     if resume is not None:
         load_resume(cfg, resume, c.to_save(), checkpointer, len(data.train_loader))
         # The samplers draw epoch e from (seed, e): continue with the epoch after the checkpoint's.
@@ -107,7 +109,7 @@ def train(cfg):
     epoch = c.trainer.state.epoch
 
     evaluations = [e for e in run.history()[1] if e["epoch"] <= epoch] if resume else []
-    best = BestModel(c.model, run, evaluations)
+    best = BestModel(c.model, run, evaluations, record)
 
     def ranked_lists(epoch):  # TEST.VISUALIZE: a picture of the last evaluation's ranked lists
         if epoch == max_epochs and cfg.TEST.VISUALIZE > 0:

@@ -19,6 +19,7 @@ BACKGROUND = (255, 255, 255)
 QUERY_FRAME = (0, 0, 0)
 TRUE_MATCH = (0, 190, 0)
 FALSE_MATCH = (220, 0, 0)
+UNLABELLED = (128, 128, 128)  # identities unknown (a search of unlabelled crops)
 
 
 def select_queries(num_total, num_queries):
@@ -51,12 +52,13 @@ def _paste(canvas, img_path, box, colour, size):
     canvas.paste(img, (box[0] + BORDER, box[1] + BORDER))
 
 
-def save_ranked_lists(path, distmat, query, gallery, num_queries, topk=10, size=(128, 64)):
+def save_ranked_lists(path, distmat, query, gallery, num_queries, topk=10, size=(128, 64), labelled=True):
     """Write the ranked lists of `num_queries` queries to the PNG `path` (atomically); return its
     (width, height).
 
     distmat: query x gallery distances (numpy or torch); query, gallery: lists of (img_path, pid, camid);
     size: (height, width) of each image in the picture. Ties in distance go to the lower gallery index.
+    labelled=False: identities are unknown; every gallery image is framed grey and none is left out.
     """
     distmat = distmat if isinstance(distmat, torch.Tensor) else torch.as_tensor(np.asarray(distmat))
     if distmat.dim() != 2 or tuple(distmat.shape) != (len(query), len(gallery)):
@@ -80,10 +82,10 @@ def save_ranked_lists(path, distmat, query, gallery, num_queries, topk=10, size=
     for row, (q_index, d) in enumerate(zip(rows, dist)):
         q_path, q_pid, q_cam = query[q_index]
         _paste(canvas, q_path, cell_box(row, 0, size), QUERY_FRAME, size)
-        kept = np.nonzero(~((g_pids == q_pid) & (g_cams == q_cam)))[0]
+        kept = np.nonzero(~((g_pids == q_pid) & (g_cams == q_cam)) | (not labelled))[0]
         ranked = kept[np.argsort(d[kept], kind="stable")][:topk]
         for col, g_index in enumerate(ranked, start=1):
-            colour = TRUE_MATCH if g_pids[g_index] == q_pid else FALSE_MATCH
+            colour = UNLABELLED if not labelled else TRUE_MATCH if g_pids[g_index] == q_pid else FALSE_MATCH
             _paste(canvas, gallery[g_index][0], cell_box(row, col, size), colour, size)
     with atomic_path(path) as tmp:
         canvas.save(tmp, format="PNG")

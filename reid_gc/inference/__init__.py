@@ -1,1 +1,2 @@
-"""Using a trained model outside training: feature extraction and exports."""
+"""Using a trained model: the Python API (FeatureExtractor), exports (ONNX, TorchScript, fast-reid's
+layout), folder feature extraction and gallery search. Submodules are imported where used."""

@@ -16,16 +16,17 @@ from ..utils.errors import UserError
 IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png", ".bmp", ".webp")
 
 
-def list_images(folder):
-    """Image files under `folder` (recursively), as sorted paths relative to it."""
+def list_images(folder, flag="--input"):
+    """Image files under `folder` (recursively), as sorted paths relative to it; `flag` names the
+    command-line option in the messages."""
     if not os.path.isdir(folder):
-        raise UserError(f"{folder} is not a folder: give --input a folder of images")
+        raise UserError(f"{folder} is not a folder: give {flag} a folder of images")
     names = []
     for root, _, files in os.walk(folder):
         names += [os.path.relpath(os.path.join(root, f), folder) for f in files
                   if f.lower().endswith(IMAGE_EXTENSIONS)]
     if not names:
-        raise UserError(f"no images ({', '.join(IMAGE_EXTENSIONS)}) under {folder}: give --input a folder of images")
+        raise UserError(f"no images ({', '.join(IMAGE_EXTENSIONS)}) under {folder}: give {flag} a folder of images")
     return sorted(names)
 
 
