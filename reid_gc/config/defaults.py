@@ -37,6 +37,10 @@ _C.INPUT.PADDING = 10  # zero padding before the random crop
 _C.DATASETS = CN()
 _C.DATASETS.NAMES = ("market1501",)  # one name or a tuple of names (trained on their union)
 _C.DATASETS.ROOT_DIR = "./data"  # folder holding the datasets (for 'csv': the CSV file)
+_C.DATASETS.TEST_NAMES = ()  # new: datasets evaluated one by one, each reported apart; () = those of NAMES
+# new: VehicleID (DATASETS.NAMES 'vehicleid')
+_C.DATASETS.VEHICLEID = CN()
+_C.DATASETS.VEHICLEID.TEST_SIZE = 800  # test list: 800 (small), 1600 (medium) or 2400 (large) vehicles
 # new: the built-in synthetic dataset (DATASETS.NAMES 'synthetic'), generated once under ROOT_DIR
 _C.DATASETS.SYNTHETIC = CN()
 _C.DATASETS.SYNTHETIC.NUM_TRAIN_IDS = 100  # identities in bounding_box_train
@@ -99,6 +103,11 @@ _C.TEST.FLIP_FEAT = "no"  # new: 'yes' averages the features of an image and its
 _C.TEST.DISTANCE = "euclidean"  # new: 'euclidean' or 'cosine'
 _C.TEST.MAX_RANK = 50  # new: CMC is reported up to this rank
 _C.TEST.VISUALIZE = 0  # new: write a PNG of this many queries with their top-10 gallery images
+_C.TEST.VISUALIZE_ORDER = "even"  # new: queries in that PNG: 'even' (evenly spaced) or 'worst' (lowest AP first)
+_C.TEST.RANKED_LIST_TOPK = 10  # new: ranked_<split>.csv lists each query's top-k gallery images (0: no CSV)
+_C.TEST.CROSS_CAMERA = "yes"  # new: 'yes' Market-1501 rule (same id + camera left out); 'no' camera-free
+_C.TEST.REPEATS = 10  # new: random query/gallery splits averaged where the protocol draws them (VehicleID)
+_C.TEST.ROC = "no"  # new: 'yes' adds ROC AUC, TPR at FPR 1e-4/1e-3/1e-2 with thresholds, and roc.png
 
 # ------------------------------------------------------------------------------------------------ misc
 _C.OUTPUT_DIR = ""  # where logs, config.yml, metrics.json and checkpoints go ('' = ./out/<config name>)
@@ -125,6 +134,10 @@ CHOICES = {
     "TEST.FEAT_NORM": ("yes", "no"),
     "TEST.FLIP_FEAT": ("yes", "no"),
     "TEST.DISTANCE": ("euclidean", "cosine"),
+    "TEST.VISUALIZE_ORDER": ("even", "worst"),
+    "TEST.CROSS_CAMERA": ("yes", "no"),
+    "TEST.ROC": ("yes", "no"),
+    "DATASETS.VEHICLEID.TEST_SIZE": (800, 1600, 2400),
 }
 
 

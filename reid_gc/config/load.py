@@ -10,6 +10,7 @@ import os
 import yaml
 from yacs.config import CfgNode
 
+from ..data.datasets import check_dataset_names
 from ..losses.build import loss_names
 from ..solver.optimizer import optimizer_class
 from ..utils.atomic import write_text
@@ -46,10 +47,11 @@ def _coerce(key, value, default):
         # yaml reads bare yes/no/on/off as booleans; map them back to this key's spelling.
         pair = ("on", "off") if "on" in choices else ("yes", "no")
         return pair[0] if value else pair[1]
-    if key == "DATASETS.NAMES":
+    if key in ("DATASETS.NAMES", "DATASETS.TEST_NAMES"):
         # "('market1501')" is a plain string in Python; several names arrive as a tuple.
-        names = (value,) if isinstance(value, str) else value
-        if isinstance(names, (list, tuple)) and names and all(isinstance(n, str) for n in names):
+        names = (value,) if isinstance(value, str) and value else () if value == "" else value
+        if isinstance(names, (list, tuple)) and (names or key == "DATASETS.TEST_NAMES") and all(
+                isinstance(n, str) for n in names):
             return tuple(names)
         raise UserError(f"config key {key} must be a dataset name or a tuple of names, got {value!r}")
     if isinstance(default, (list, tuple)):
@@ -121,10 +123,14 @@ def validate(cfg):
             raise UserError(f"config key {key} is a probability and must lie in [0, 1], got {_get(cfg, key)}")
     positive = ("SOLVER.MAX_EPOCHS", "SOLVER.IMS_PER_BATCH", "DATALOADER.NUM_INSTANCE", "TEST.IMS_PER_BATCH",
                 "SOLVER.CHECKPOINT_PERIOD", "SOLVER.EVAL_PERIOD", "SOLVER.LOG_PERIOD", "TEST.MAX_RANK",
-                "SOLVER.BASE_LR", "TEST.RE_RANKING_K1", "TEST.RE_RANKING_K2")
+                "SOLVER.BASE_LR", "TEST.RE_RANKING_K1", "TEST.RE_RANKING_K2", "TEST.REPEATS")
     for key in positive:
         if _get(cfg, key) <= 0:
             raise UserError(f"config key {key} must be positive, got {_get(cfg, key)}")
+    if cfg.TEST.VISUALIZE < 0 or cfg.TEST.RANKED_LIST_TOPK < 0:
+        raise UserError("config keys TEST.VISUALIZE and TEST.RANKED_LIST_TOPK must be 0 or more")
+    for key in ("DATASETS.NAMES", "DATASETS.TEST_NAMES"):
+        check_dataset_names(_get(cfg, key), key)  # a typo fails here, before any data is read or generated
     if cfg.DATALOADER.NUM_WORKERS < 0:
         raise UserError(f"config key DATALOADER.NUM_WORKERS must be 0 or more, got {cfg.DATALOADER.NUM_WORKERS}")
     if cfg.DATALOADER.SAMPLER != "softmax" and cfg.SOLVER.IMS_PER_BATCH % cfg.DATALOADER.NUM_INSTANCE:

@@ -18,7 +18,7 @@ logger = logging.getLogger(__name__)
 CHECKPOINT_RE = re.compile(r"^checkpoint_(\d+)\.pt$")
 # What a run writes into OUTPUT_DIR; a fresh run moves a previous run's files aside, never over them.
 RUN_ARTIFACTS = ("checkpoint_*.pt", "model_best.pt", "metrics.json", "log.txt", "test_log.txt", "config.yml",
-                 "curves.png", "ranked_*.png", "epochs.json", "tensorboard")
+                 "curves.png", "ranked_*.png", "ranked_*.csv", "roc*.png", "epochs.json", "tensorboard")
 
 
 class SafeDiskSaver(BaseSaveHandler):

@@ -23,13 +23,22 @@ def record_epoch(output_dir, epoch, loss, acc, lr):
     append_metrics(os.path.join(output_dir, "epochs.json"), {"epoch": epoch, "loss": loss, "acc": acc, "lr": lr})
 
 
+def load_evaluations(output_dir):
+    """{test set: its training evaluations by epoch} in the order the test sets first appear (the last entry
+    per epoch wins, so epochs repeated after a resume show once)."""
+    by_set = {}
+    for e in _read_list(os.path.join(output_dir, "metrics.json")):
+        if e.get("source") == "train":
+            by_set.setdefault(e.get("dataset", ""), {})[e["epoch"]] = e
+    return {name: [evals[k] for k in sorted(evals)] for name, evals in by_set.items()}
+
+
 def load_history(output_dir):
-    """Per-epoch training stats and evaluations of this run (the last entry per epoch wins, so epochs
-    repeated after a resume show once)."""
+    """Per-epoch training stats and the evaluations of this run's first test set (the one model_best.pt
+    follows)."""
     epochs = {e["epoch"]: e for e in _read_list(os.path.join(output_dir, "epochs.json"))}
-    evals = {e["epoch"]: e for e in _read_list(os.path.join(output_dir, "metrics.json"))
-             if e.get("source") == "train"}
-    return [epochs[k] for k in sorted(epochs)], [evals[k] for k in sorted(evals)]
+    evals = next(iter(load_evaluations(output_dir).values()), [])
+    return [epochs[k] for k in sorted(epochs)], evals
 
 
 def write_curves(output_dir):
@@ -39,7 +48,8 @@ def write_curves(output_dir):
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    epochs, evals = load_history(output_dir)
+    epochs, _ = load_history(output_dir)
+    by_set = load_evaluations(output_dir)
     if not epochs:
         return None
     fig, axes = plt.subplots(1, 4, figsize=(16, 3.6))
@@ -49,11 +59,14 @@ def write_curves(output_dir):
         ax.set_title(title)
         ax.set_xlabel("epoch")
     axes[2].set_yscale("log")
-    if evals:
+    for name, evals in by_set.items():  # one pair of lines per test set
         ex = [e["epoch"] for e in evals]
-        axes[3].plot(ex, [100 * e["mAP"] for e in evals], marker="o", label="mAP")
-        axes[3].plot(ex, [100 * e["rank1"] for e in evals], marker="s", label="Rank-1")
-        axes[3].legend()
+        label = f" {name}" if len(by_set) > 1 else ""
+        line = axes[3].plot(ex, [100 * e["mAP"] for e in evals], marker="o", label="mAP" + label)[0]
+        axes[3].plot(ex, [100 * e["rank1"] for e in evals], marker="s", ls="--", color=line.get_color(),
+                     label="Rank-1" + label)
+    if by_set:
+        axes[3].legend(fontsize=7)
     axes[3].set_title("evaluation (%)")
     axes[3].set_xlabel("epoch")
     fig.tight_layout()

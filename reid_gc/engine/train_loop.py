@@ -22,10 +22,9 @@ from ..utils.checkpoint import safe_load
 from ..utils.device import resolve_device
 from ..utils.errors import UserError
 from .checkpointing import SafeDiskSaver, resolve_resume
-from .evaluator import METRIC_NAME, create_evaluator
+from .evaluator import create_evaluator
 from .monitor import attach_tensorboard, load_history, record_epoch, write_curves
-from .ranked_lists import write_ranked_lists
-from .report import append_metrics, log_result, result_entry
+from .test_sets import evaluate_test_sets
 from .trainer import create_trainer
 
 logger = logging.getLogger(__name__)
@@ -161,22 +160,18 @@ def train(cfg, start_output=None):
 
     @trainer.on(Events.EPOCH_COMPLETED(event_filter=_every(cfg.SOLVER.EVAL_PERIOD, max_epochs)))
     def evaluate(engine):
-        evaluator.run(data.val_loader)
-        result = evaluator.state.metrics[METRIC_NAME]
-        state["last"] = result
         epoch = engine.state.epoch
+        # every test set, reported apart; the first one picks model_best.pt
+        result = evaluate_test_sets(cfg, evaluator, data.test_sets, f"Validation Results - Epoch: {epoch}",
+                                    split="final" if epoch == max_epochs else None, source="train", epoch=epoch,
+                                    re_ranking=cfg.TEST.RE_RANKING == "yes")[0]
+        state["last"] = result
         if idist.get_rank() != 0:
             return
-        log_result(result, f"Validation Results - Epoch: {epoch}")
-        append_metrics(os.path.join(cfg.OUTPUT_DIR, "metrics.json"),
-                       result_entry(result, source="train", epoch=epoch, re_ranking=cfg.TEST.RE_RANKING == "yes"))
         if state["best"] is None or result.mAP > state["best"][1]:
             state["best"] = (epoch, result.mAP, result.cmc[0])
             with atomic_path(os.path.join(cfg.OUTPUT_DIR, "model_best.pt")) as tmp:
                 torch.save({"model": model.state_dict(), "epoch": epoch}, tmp)
-        if epoch == max_epochs and cfg.TEST.VISUALIZE > 0:
-            write_ranked_lists(cfg, evaluator.reid_metric, data.dataset,
-                               os.path.join(cfg.OUTPUT_DIR, "ranked_final.png"))
 
     # Registered after evaluation so a checkpoint never precedes the evaluation of its own epoch.
     trainer.add_event_handler(
