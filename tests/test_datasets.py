@@ -305,7 +305,7 @@ def test_csv_root_must_be_a_file(tmp_path):
 
 def test_registry_names():
     assert set(DATASETS) == {"market1501", "synthetic", "dukemtmc", "cuhk03_labeled", "cuhk03_detected",
-                             "msmt17", "csv"}
+                             "msmt17", "csv", "vehicleid"}
 
 
 def test_unknown_name(tmp_path):

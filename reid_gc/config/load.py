@@ -10,7 +10,6 @@ import os
 import yaml
 from yacs.config import CfgNode
 
-from ..data.datasets import check_dataset_names
 from ..losses.build import loss_names
 from ..solver.optimizer import optimizer_class
 from ..utils.atomic import write_text
@@ -129,6 +128,8 @@ def validate(cfg):
             raise UserError(f"config key {key} must be positive, got {_get(cfg, key)}")
     if cfg.TEST.VISUALIZE < 0 or cfg.TEST.RANKED_LIST_TOPK < 0:
         raise UserError("config keys TEST.VISUALIZE and TEST.RANKED_LIST_TOPK must be 0 or more")
+    from ..data.datasets import check_dataset_names  # here: the synthetic dataset imports the config defaults
+
     for key in ("DATASETS.NAMES", "DATASETS.TEST_NAMES"):
         check_dataset_names(_get(cfg, key), key)  # a typo fails here, before any data is read or generated
     if cfg.DATALOADER.NUM_WORKERS < 0:
