@@ -16,6 +16,7 @@ from reid_gc.data.build import make_val_loaders
 from reid_gc.engine.evaluator import create_evaluator
 from reid_gc.engine.test_loop import build_inference_model
 from reid_gc.engine.test_sets import evaluate_test_sets
+from reid_gc.evaluation import re_ranking
 from reid_gc.modeling import build_model
 
 CONFIG = "configs/softmax_triplet.yml"
@@ -120,11 +121,17 @@ def test_cross_camera_yes_is_the_market_rule_and_no_is_camera_free(setup, tmp_pa
     assert free.num_valid_queries == len(ds.query)
 
 
-def test_ranked_csv_lists_the_ranking_worst_first(setup, tmp_path):
+@pytest.mark.parametrize("rerank", ["no", "yes"])
+def test_ranked_csv_lists_the_ranking_worst_first(setup, tmp_path, rerank):
     _, opts = setup
     result, (qf, gf), ds, cfg = features_and_records(opts, tmp_path, "TEST.VISUALIZE_ORDER", "worst",
-                                                     "TEST.RANKED_LIST_TOPK", "4")
-    dist = torch.cdist(qf.double(), gf.double()).pow(2).numpy()
+                                                     "TEST.RANKED_LIST_TOPK", "4", "TEST.RE_RANKING", rerank,
+                                                     "TEST.VISUALIZE", "3")
+    if rerank == "yes":  # re_ranking itself is checked against the published algorithm in test_rerank.py
+        dist = re_ranking(qf, gf, k1=20, k2=6, lambda_value=0.3).numpy()
+    else:
+        dist = torch.cdist(qf.double(), gf.double()).pow(2).numpy()
+    assert os.path.isfile(os.path.join(cfg.OUTPUT_DIR, "ranked_test.png"))
     with open(os.path.join(cfg.OUTPUT_DIR, "ranked_test.csv"), newline="") as f:
         rows = list(csv.DictReader(f))
     assert len(rows) == len(ds.query)

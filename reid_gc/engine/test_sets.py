@@ -11,7 +11,7 @@ import numpy as np
 from ..data.datasets.vehicleid import one_gallery_per_id
 from ..evaluation.roc import save_roc_plot
 from .evaluator import METRIC_NAME
-from .ranked_lists import write_ranked_csv, write_ranked_lists
+from .ranked_lists import RankedDistances, write_ranked_csv, write_ranked_lists
 from .report import append_metrics, log_result, result_entry
 
 logger = logging.getLogger(__name__)
@@ -57,12 +57,13 @@ def report(cfg, metric, test_set, result, title, split, many, entry):
     if split is None:
         return
     name = test_set.name
+    distances = RankedDistances(metric)
     if cfg.TEST.VISUALIZE > 0:
         write_ranked_lists(cfg, metric, test_set.dataset, output_path(cfg, "ranked", split, name, many, ".png"),
-                           result)
+                           result, distances)
     if cfg.TEST.RANKED_LIST_TOPK > 0:
         write_ranked_csv(cfg, metric, test_set.dataset, output_path(cfg, "ranked", split, name, many, ".csv"),
-                         result)
+                         result, distances)
     if result.roc is not None:
         path = save_roc_plot(output_path(cfg, "roc", split, name, many, ".png"), result.roc, name)
         logger.info("ROC and pair distances: %s", os.path.abspath(path))
