@@ -122,3 +122,11 @@ def test_features_path_equals_distance_path_and_plot(tmp_path):
 def test_no_negative_pairs_is_a_user_error():
     with pytest.raises(UserError, match="ROC needs positive and negative pairs"):
         evaluate(torch.zeros(1, 2), [1], [1, 1], [0], [1, 1], roc=True)
+
+
+def test_large_ids():
+    # ids are labels, not indices: a CSV may use any whole numbers
+    dist, q_pids, g_pids, q_cams, g_cams = case(5)
+    big = lambda p: np.where(p > 0, p * 10**12, p)  # noqa: E731
+    check(evaluate(dist, big(q_pids), big(g_pids), q_cams, g_cams, roc=True), plain_pairs(dist, q_pids, g_pids, q_cams,
+                                                                                         g_cams))

@@ -70,9 +70,13 @@ class RocAccumulator:
         self.positives = torch.sort(positives).values
         self.targets = tuple(targets)
         # Negative pairs per query: gallery images of another id, junk left out.
-        counts = torch.bincount(g_pids[g_pids >= 0], minlength=int(max(q_pids.max(), g_pids.max())) + 1)
-        per_query = int((g_pids >= 0).sum()) - counts[q_pids.clamp(min=0)] * (q_pids >= 0)
-        self.num_negative = int(per_query.sum())
+        identities = g_pids[g_pids >= 0]
+        ids, counts = torch.unique(identities, return_counts=True)  # (ids are labels: they may be huge numbers)
+        same = torch.zeros_like(q_pids)
+        if len(ids):
+            at = torch.searchsorted(ids, q_pids).clamp_(max=len(ids) - 1)
+            same = torch.where(ids[at] == q_pids, counts[at], same)
+        self.num_negative = len(identities) * len(q_pids) - int(same.sum())
         self.keep = min(self.num_negative, max(_floor_fraction(f, self.num_negative) for f in self.targets) + 1)
         self.smallest = positives.new_empty(0)
         self.below = torch.zeros(len(positives), dtype=torch.int64, device=positives.device)
