@@ -14,6 +14,7 @@ from run_helpers import SMALL, run_tool, write_market
 from reid_gc.config import load_config
 from reid_gc.data.build import make_val_loaders
 from reid_gc.engine.evaluator import create_evaluator
+from reid_gc.engine.monitor import load_evaluations, load_history
 from reid_gc.engine.test_loop import build_inference_model
 from reid_gc.engine.test_sets import evaluate_test_sets
 from reid_gc.evaluation import re_ranking
@@ -195,3 +196,7 @@ def test_train_on_the_union_and_test_on_each_member(setup, tmp_path):
     assert "Validation Results - Epoch: 1 - dukemtmc" in r.stdout
     for name in ("curves.png", "ranked_final_market1501.png", "ranked_final_dukemtmc.csv"):
         assert os.path.isfile(os.path.join(out, name)), name
+    # curves.png draws one pair of lines per test set from these; model_best.pt follows the first set
+    assert {k: [e["mAP"] for e in v] for k, v in load_evaluations(out).items()} == {
+        e["dataset"]: [e["mAP"]] for e in entries}
+    assert load_history(out)[1] == [entries[0]]
