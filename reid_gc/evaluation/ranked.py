@@ -18,10 +18,18 @@ def top_k(distances, excluded, k):
     fewer kept images are padded with index -1 and distance NaN."""
     d = np.array(torch.as_tensor(distances).double().cpu().numpy(), dtype=np.float64)
     d[excluded] = np.inf
-    order = np.argsort(d, axis=1, kind="stable")[:, :k]
-    dist = np.take_along_axis(d, order, 1)
-    missing = ~np.isfinite(dist)
-    order[missing], dist[missing] = -1, np.nan
+    rows, cols = d.shape
+    order = np.full((rows, k), -1, dtype=np.int64)
+    dist = np.full((rows, k), np.nan)
+    if cols == 0:
+        return order, dist
+    # Each row's k-th smallest value by partition (linear time), then only the images at or below it are
+    # sorted by (distance, index): exact, without sorting whole rows.
+    kth = np.partition(d, min(k, cols) - 1, axis=1)[:, min(k, cols) - 1]
+    for r in range(rows):
+        near = np.flatnonzero((d[r] <= kth[r]) & np.isfinite(d[r]))
+        near = near[np.lexsort((near, d[r, near]))][:k]
+        order[r, :len(near)], dist[r, :len(near)] = near, d[r, near]
     return order, dist
 
 
