@@ -113,3 +113,29 @@ def test_top_k_follows_the_protocol_and_ties():
     excluded = excluded_pairs([1, 2], [4, 1, 1, 1], None, None, cross_camera=False, q_self=[-1, 0])
     index, d = top_k(dist, excluded, 4)
     assert index.tolist() == [[3, 1, 2, 0], [3, 1, 2, -1]] and np.isnan(d[1, 3])
+
+
+def test_camera_free_picture_leaves_out_only_the_query_itself(monkeypatch):
+    """The picture's rule (same id and same camera left out) given the cameras write_ranked_lists passes for a
+    camera-free test set: only the query's own image goes; same-camera images of its id stay."""
+    from types import SimpleNamespace
+
+    import reid_gc.engine.ranked_lists as ranked_lists
+
+    seen = {}
+
+    def capture(path, distmat, query, gallery, num_queries, **kwargs):
+        seen.update(query=query, gallery=gallery)
+        return (1, 1)
+
+    monkeypatch.setattr(ranked_lists, "save_ranked_lists", capture)
+    gallery = [("g0.jpg", 1, 0), ("q0.jpg", 1, 0), ("g2.jpg", 2, 0), ("q1.jpg", 2, 0)]
+    dataset = SimpleNamespace(query=[("q0.jpg", 1, 0), ("q1.jpg", 2, 0)], gallery=gallery)
+    metric = SimpleNamespace(features=(torch.zeros(2, 3), torch.zeros(4, 3)), rerank=None, distance="euclidean",
+                             cross_camera=False, q_self=np.array([1, 3]), splits=None)
+    cfg = SimpleNamespace(TEST=SimpleNamespace(VISUALIZE_ORDER="even", VISUALIZE=2), INPUT=SimpleNamespace(
+        SIZE_TEST=[8, 4]))
+    ranked_lists.write_ranked_lists(cfg, metric, dataset, "unused.png", SimpleNamespace(ap=np.array([1.0, 1.0])))
+    for (q_path, q_pid, q_cam) in seen["query"]:
+        left_out = [g[0] for g in seen["gallery"] if g[1] == q_pid and g[2] == q_cam]
+        assert left_out == [q_path]
