@@ -18,7 +18,7 @@ Parts, each measured in a fresh subprocess of this script (`--part X`), all from
      over all 53.6 million pairs); compared with a: the ROC's cost is r - a, its target at most 3x a
 c and d are scored afterwards with evaluate, outside the measurement. Targets on a 2-core CPU: a at
 least 30x faster than b within 1 GB; c at least 8x faster than d within 35% of its peak; mAP and Rank-1
-agreeing within 0.1 points.
+agreeing within 0.1 points; r - a at most 3x a, r within a's peak memory.
 
 time s is wall-clock, cpu s the process's CPU time over all its threads (steadier than wall-clock
 when other jobs share the cores). peak MB is the rise of the peak RSS over the RSS once the features
