@@ -1,4 +1,4 @@
-"""test(cfg): evaluate the checkpoint TEST.WEIGHT on the configured dataset's query and gallery."""
+"""test(cfg): evaluate the checkpoint TEST.WEIGHT on every test set of DATASETS.TEST_NAMES."""
 import logging
 import os
 
