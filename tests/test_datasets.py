@@ -356,7 +356,7 @@ def test_veri_camera_out_of_range(tmp_path):
 
 def test_registry_names():
     assert set(DATASETS) == {"market1501", "synthetic", "dukemtmc", "cuhk03_labeled", "cuhk03_detected",
-                             "msmt17", "csv", "veri"}
+                             "msmt17", "csv", "veri", "vehicleid"}
 
 
 def test_unknown_name(tmp_path):

@@ -220,3 +220,56 @@ def test_bad_feature_input():
         evaluate_features(qf, gf, *labels, metric="manhattan")
     with pytest.raises(UserError, match="max_rank"):
         evaluate_features(qf, gf, *labels, max_rank=0)
+
+
+# ------------------------------------------------------------------------------------ camera-free, per-query AP
+def plain_camera_free(distmat, q_pids, g_pids, q_self, max_rank=50):
+    """Camera-free, one query at a time: drop only the query's own gallery image (q_self, -1 = none), rank the
+    rest by (distance, index); AP over the same-id images. Returns (mAP, mINP, cmc, num_valid, per-query AP)."""
+    aps, inps, first_ranks, per_query = [], [], [], []
+    for i in range(len(q_pids)):
+        order = sorted((j for j in range(len(g_pids)) if j != q_self[i]), key=lambda j: (distmat[i][j], j))
+        ranks = [r + 1 for r, j in enumerate(order) if g_pids[j] == q_pids[i]]
+        if not ranks:
+            per_query.append(float("nan"))
+            continue
+        aps.append(sum((k + 1) / r for k, r in enumerate(ranks)) / len(ranks))
+        per_query.append(aps[-1])
+        inps.append(len(ranks) / ranks[-1])
+        first_ranks.append(ranks[0])
+    cmc = [sum(r <= k for r in first_ranks) / len(first_ranks) for k in range(1, max_rank + 1)]
+    return sum(aps) / len(aps), sum(inps) / len(inps), np.array(cmc), len(first_ranks), np.array(per_query)
+
+
+@pytest.mark.parametrize("seed", range(4))
+def test_camera_free_matches_plain_per_query_statement(seed):
+    rng = np.random.default_rng(100 + seed)
+    distmat, q_pids, g_pids, q_cams, g_cams = random_case(rng, 20, 60)
+    # some queries are gallery images themselves (same file): those entries, and only those, are left out
+    q_self = np.full(20, -1)
+    for i, j in zip(range(0, 20, 3), rng.choice(60, 7, replace=False)):  # an image has the id it has
+        q_self[i], g_pids[j] = j, q_pids[i]
+    *expected, per_query = plain_camera_free(distmat, q_pids, g_pids, q_self)
+    for chunk_size in (None, 3):
+        # cameras are ignored: whatever is passed, only q_self matters
+        result = evaluate(distmat, q_pids, g_pids, q_cams, g_cams, chunk_size=chunk_size, cross_camera=False,
+                          q_self=q_self)
+        assert_same(result, expected)
+        np.testing.assert_allclose(result.ap, per_query, atol=1e-9)
+    no_self = evaluate(distmat, q_pids, g_pids, cross_camera=False)
+    assert_same(no_self, plain_camera_free(distmat, q_pids, g_pids, np.full(20, -1))[:4])
+
+
+def test_per_query_ap_under_the_camera_rule():
+    result = evaluate(np.array(HAND_DIST), HAND_Q_PIDS, HAND_G_PIDS, HAND_Q_CAMS, HAND_G_CAMS, max_rank=5)
+    np.testing.assert_allclose(result.ap, [0.325, 1.0, np.nan])  # q2 has no true match: NaN
+
+
+def test_camera_free_error_and_camera_rule_error_name_the_key():
+    with pytest.raises(UserError, match="TEST.CROSS_CAMERA 'no'"):
+        evaluate(np.zeros((1, 2)), [1], [1, 2], [0], [0, 0])  # the only match shares the query's camera
+    assert evaluate(np.zeros((1, 2)), [1], [1, 2], cross_camera=False).mAP == 1.0
+    with pytest.raises(UserError, match=r"no query has a true match in the gallery \(TEST.CROSS_CAMERA 'no'\)"):
+        evaluate(np.zeros((1, 2)), [1], [1, 2], cross_camera=False, q_self=[0])
+    with pytest.raises(UserError, match="q_self must hold gallery indices"):
+        evaluate(np.zeros((1, 2)), [1], [1, 2], cross_camera=False, q_self=[2])

@@ -127,11 +127,15 @@ class _Evaluator:
             raise RuntimeError("out of memory")
         self.state.metrics["reid"] = _result(0.1 * self.runs, 0.2)
 
+    def __call__(self, epoch):  # PeriodicEvaluation's evaluate(epoch)
+        self.run(None)
+        return self.state.metrics["reid"]
+
 
 def test_periodic_evaluation_schedule_and_a_failure_saves_the_epoch_first():
     # issue 16, defect 1: a failure inside evaluation lost the epoch's training
     evaluator, results, saved = _Evaluator(fail={2}), [], []
-    evaluation = PeriodicEvaluation(evaluator, None, period=2, max_epochs=5, on_result=lambda e, r: results.append(e),
+    evaluation = PeriodicEvaluation(evaluator, period=2, max_epochs=5, on_result=lambda e, r: results.append(e),
                                     save_checkpoint=lambda t: saved.append(t.state.epoch))
     trainer = Engine(lambda e, b: None)
     evaluation.attach(trainer)
@@ -139,7 +143,7 @@ def test_periodic_evaluation_schedule_and_a_failure_saves_the_epoch_first():
         trainer.run([0], max_epochs=5)
     assert results == [2] and saved == [4]  # evaluated at 2; the evaluation at 4 failed after saving epoch 4
     trainer = Engine(lambda e, b: None)
-    evaluation = PeriodicEvaluation(_Evaluator(), None, period=2, max_epochs=5,
+    evaluation = PeriodicEvaluation(_Evaluator(), period=2, max_epochs=5,
                                     on_result=lambda e, r: results.append(e))
     evaluation.attach(trainer)
     trainer.run([0], max_epochs=5)
@@ -148,7 +152,7 @@ def test_periodic_evaluation_schedule_and_a_failure_saves_the_epoch_first():
 
 def test_evaluate_missed_after_a_resume():
     results = []
-    evaluation = PeriodicEvaluation(_Evaluator(), None, period=2, max_epochs=5,
+    evaluation = PeriodicEvaluation(_Evaluator(), period=2, max_epochs=5,
                                     on_result=lambda e, r: results.append(e))
     evaluation.evaluate_missed(4, recorded={2})
     evaluation.evaluate_missed(2, recorded={2})  # done already

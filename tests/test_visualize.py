@@ -98,3 +98,52 @@ def test_bad_input(dataset):
     with pytest.raises(UserError, match="cannot read image"):
         save_ranked_lists(tmp_path / "x.png", distmat, missing, gallery, num_queries=2)
     assert not (tmp_path / "x.png").exists()
+
+
+def test_query_order_worst_first_and_even():
+    from reid_gc.evaluation.ranked import query_order
+
+    ap = np.array([0.5, np.nan, 0.1, 1.0, 0.1])
+    assert query_order(ap, "worst") == [2, 4, 0, 3, 1]  # lowest AP first, ties by index, no-match queries last
+    assert query_order(ap, "worst", 2) == [2, 4]
+    assert query_order(ap, "even", 3) == [0, 2, 4] and query_order(ap, "even") == [0, 1, 2, 3, 4]
+
+
+def test_top_k_follows_the_protocol_and_ties():
+    from reid_gc.evaluation.ranked import excluded_pairs, top_k
+
+    dist = np.array([[0.3, 0.1, 0.1, 0.0], [0.2, 0.2, 0.5, 0.1]])
+    # Market rule: q0 (pid 1, cam 0) loses g3 (pid 1, cam 0); ties to the lower index
+    excluded = excluded_pairs([1, 2], [4, 1, 1, 1], [0, 0], [0, 1, 2, 0])
+    index, d = top_k(dist, excluded, 3)
+    assert index.tolist() == [[1, 2, 0], [3, 0, 1]]
+    # camera-free: only the query's own image (q1 is g0) goes; rows run short of k: padded
+    excluded = excluded_pairs([1, 2], [4, 1, 1, 1], None, None, cross_camera=False, q_self=[-1, 0])
+    index, d = top_k(dist, excluded, 4)
+    assert index.tolist() == [[3, 1, 2, 0], [3, 1, 2, -1]] and np.isnan(d[1, 3])
+
+
+def test_camera_free_picture_leaves_out_only_the_query_itself(monkeypatch):
+    """The picture's rule (same id and same camera left out) given the cameras write_ranked_lists passes for a
+    camera-free test set: only the query's own image goes; same-camera images of its id stay."""
+    from types import SimpleNamespace
+
+    import reid_gc.engine.ranked_lists as ranked_lists
+
+    seen = {}
+
+    def capture(path, distmat, query, gallery, num_queries, **kwargs):
+        seen.update(query=query, gallery=gallery)
+        return (1, 1)
+
+    monkeypatch.setattr(ranked_lists, "save_ranked_lists", capture)
+    gallery = [("g0.jpg", 1, 0), ("q0.jpg", 1, 0), ("g2.jpg", 2, 0), ("q1.jpg", 2, 0)]
+    dataset = SimpleNamespace(query=[("q0.jpg", 1, 0), ("q1.jpg", 2, 0)], gallery=gallery)
+    metric = SimpleNamespace(features=(torch.zeros(2, 3), torch.zeros(4, 3)), rerank=None, distance="euclidean",
+                             cross_camera=False, q_self=np.array([1, 3]), splits=None)
+    cfg = SimpleNamespace(TEST=SimpleNamespace(VISUALIZE_ORDER="even", VISUALIZE=2), INPUT=SimpleNamespace(
+        SIZE_TEST=[8, 4]))
+    ranked_lists.write_ranked_lists(cfg, metric, dataset, "unused.png", SimpleNamespace(ap=np.array([1.0, 1.0])))
+    for (q_path, q_pid, q_cam) in seen["query"]:
+        left_out = [g[0] for g in seen["gallery"] if g[1] == q_pid and g[2] == q_cam]
+        assert left_out == [q_path]

@@ -38,6 +38,10 @@ _C.INPUT.PADDING = 10  # zero padding before the random crop
 _C.DATASETS = CN()
 _C.DATASETS.NAMES = ("market1501",)  # one name or a tuple of names (trained on their union)
 _C.DATASETS.ROOT_DIR = "./data"  # folder holding the datasets (for 'csv': the CSV file)
+_C.DATASETS.TEST_NAMES = ()  # new: datasets evaluated one by one, each reported apart; () = those of NAMES
+# new: VehicleID (DATASETS.NAMES 'vehicleid')
+_C.DATASETS.VEHICLEID = CN()
+_C.DATASETS.VEHICLEID.TEST_SIZE = 800  # test list: 800 (small), 1600 (medium) or 2400 (large) vehicles
 # new: the built-in synthetic dataset (DATASETS.NAMES 'synthetic'), generated once under ROOT_DIR
 _C.DATASETS.SYNTHETIC = CN()
 _C.DATASETS.SYNTHETIC.NUM_TRAIN_IDS = 100  # identities in bounding_box_train
@@ -106,6 +110,11 @@ _C.TEST.FLIP_FEAT = "no"  # new: 'yes' averages the features of an image and its
 _C.TEST.DISTANCE = "euclidean"  # new: 'euclidean' or 'cosine'
 _C.TEST.MAX_RANK = 50  # new: CMC is reported up to this rank
 _C.TEST.VISUALIZE = 0  # new: write a PNG of this many queries with their top-10 gallery images
+_C.TEST.VISUALIZE_ORDER = "even"  # new: queries in that PNG: 'even' (evenly spaced) or 'worst' (lowest AP first)
+_C.TEST.RANKED_LIST_TOPK = 10  # new: ranked_<split>.csv lists each query's top-k gallery images (0: no CSV)
+_C.TEST.CROSS_CAMERA = "yes"  # new: 'yes' Market-1501 rule (same id + camera left out); 'no' camera-free
+_C.TEST.REPEATS = 10  # new: random query/gallery splits averaged where the protocol draws them (VehicleID)
+_C.TEST.ROC = "no"  # new: 'yes' adds ROC AUC, TPR at FPR 1e-4/1e-3/1e-2 with thresholds, and roc.png
 
 # ------------------------------------------------------------------------------------------------ misc
 _C.OUTPUT_DIR = ""  # where logs, config.yml, metrics.json and checkpoints go ('' = ./out/<config name>)
@@ -135,6 +144,10 @@ CHOICES = {
     "TEST.FEAT_NORM": ("yes", "no"),
     "TEST.FLIP_FEAT": ("yes", "no"),
     "TEST.DISTANCE": "reid_gc.evaluation.distance:METRICS",
+    "TEST.VISUALIZE_ORDER": ("even", "worst"),
+    "TEST.CROSS_CAMERA": ("yes", "no"),
+    "TEST.ROC": ("yes", "no"),
+    "DATASETS.VEHICLEID.TEST_SIZE": (800, 1600, 2400),
 }
 
 # Ranges of numeric keys, as intervals ("[0, 1]", "(0, inf)"); a list key's every element must lie in its range.
@@ -175,6 +188,8 @@ RANGES = {
     "TEST.RE_RANKING_LAMBDA": "[0, 1]",
     "TEST.MAX_RANK": "[1, inf)",
     "TEST.VISUALIZE": "[0, inf)",
+    "TEST.RANKED_LIST_TOPK": "[0, inf)",
+    "TEST.REPEATS": "[1, inf)",
     **{f"SOLVER.{k}": None for k in ("CLUSTER_MARGIN", "RANGE_K", "RANGE_MARGIN", "RANGE_ALPHA", "RANGE_BETA",
                                      "RANGE_LOSS_WEIGHT")},  # unused
     **{f"DATASETS.SYNTHETIC.{k}": None for k in ("NUM_TRAIN_IDS", "NUM_TEST_IDS", "NUM_CAMERAS", "IMAGES_PER_ID",

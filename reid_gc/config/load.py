@@ -50,10 +50,11 @@ def _coerce(key, value, default):
         # yaml reads bare yes/no/on/off as booleans; map them back to this key's spelling.
         pair = ("on", "off") if "on" in choices else ("yes", "no")
         return pair[0] if value else pair[1]
-    if key == "DATASETS.NAMES":
+    if key in ("DATASETS.NAMES", "DATASETS.TEST_NAMES"):
         # "('market1501')" is a plain string in Python; several names arrive as a tuple.
-        names = (value,) if isinstance(value, str) else value
-        if isinstance(names, (list, tuple)) and names and all(isinstance(n, str) for n in names):
+        names = (value,) if isinstance(value, str) and value else () if value == "" else value
+        if isinstance(names, (list, tuple)) and (names or key == "DATASETS.TEST_NAMES") and all(
+                isinstance(n, str) for n in names):
             return tuple(names)
         raise UserError(f"config key {key} must be a dataset name or a tuple of names, got {value!r}")
     if isinstance(default, (list, tuple)):
@@ -198,6 +199,10 @@ def validate(cfg):
     resolve_params({k.lower(): v for k, v in cfg.DATASETS.SYNTHETIC.items()})
     if os.path.exists(cfg.OUTPUT_DIR) and not os.path.isdir(cfg.OUTPUT_DIR):
         raise UserError(f"OUTPUT_DIR {cfg.OUTPUT_DIR} is a file, not a folder: give OUTPUT_DIR a folder path")
+    from ..data.datasets import check_dataset_names  # here: the synthetic dataset imports the config defaults
+
+    for key in ("DATASETS.NAMES", "DATASETS.TEST_NAMES"):
+        check_dataset_names(_get(cfg, key), key)  # a typo fails here, before any data is read or generated
     if cfg.DATALOADER.SAMPLER != "softmax" and cfg.SOLVER.IMS_PER_BATCH % cfg.DATALOADER.NUM_INSTANCE:
         raise UserError(
             f"SOLVER.IMS_PER_BATCH ({cfg.SOLVER.IMS_PER_BATCH}) must be a multiple of DATALOADER.NUM_INSTANCE "

@@ -27,6 +27,7 @@ class DataBundle:
     num_query: int
     num_classes: int
     dataset: object  # the parsed dataset: .train, .query, .gallery records
+    test_sets: list = None  # one TestSet per DATASETS.TEST_NAMES (val_loader and num_query: the first's)
 
 
 def collate_images(batch):
@@ -34,18 +35,52 @@ def collate_images(batch):
     return torch.stack(imgs), torch.tensor(pids), torch.tensor(camids), torch.tensor(indices)
 
 
-def load_dataset(cfg):
-    synthetic = {k.lower(): v for k, v in cfg.DATASETS.SYNTHETIC.items()}
+def dataset_options(cfg):
+    """The keyword options init_dataset passes on to the datasets that take them."""
+    options = {k.lower(): v for k, v in cfg.DATASETS.SYNTHETIC.items()}
+    options["test_size"] = cfg.DATASETS.VEHICLEID.TEST_SIZE
+    return options
+
+
+def load_dataset(cfg, names=None):
+    """The dataset(s) `names` (default DATASETS.NAMES: their union when several)."""
     # Rank 0 first: it generates the synthetic dataset once, the other ranks then read it.
     first, world = idist.get_rank() == 0, idist.get_world_size()
     if world > 1 and not first:
         idist.barrier()
-    dataset = init_datasets(cfg.DATASETS.NAMES, cfg.DATASETS.ROOT_DIR, **synthetic)
+    dataset = init_datasets(cfg.DATASETS.NAMES if names is None else names, cfg.DATASETS.ROOT_DIR,
+                            **dataset_options(cfg))
     if world > 1 and first:
         idist.barrier()
     if idist.get_rank() == 0:
         dataset.log_statistics()
     return dataset
+
+
+def test_set_names(cfg):
+    """DATASETS.TEST_NAMES, or DATASETS.NAMES when it is empty."""
+    return tuple(cfg.DATASETS.TEST_NAMES) or tuple(cfg.DATASETS.NAMES)
+
+
+@dataclass
+class TestSet:
+    name: str  # the dataset's name in DATASETS.TEST_NAMES: the label of its results
+    dataset: object  # the parsed dataset (its .query and .gallery are evaluated)
+    loader: DataLoader  # query images first, then gallery images
+
+
+def make_val_loaders(cfg, dataset=None):
+    """One TestSet per name of DATASETS.TEST_NAMES (in order). `dataset` (the training dataset) is reused
+    when the only test set is the one it was loaded from."""
+    names = test_set_names(cfg)
+    sets = []
+    for name in names:
+        if dataset is not None and (name,) == tuple(cfg.DATASETS.NAMES):
+            parsed = dataset
+        else:
+            parsed = load_dataset(cfg, (name,))
+        sets.append(TestSet(name, parsed, make_val_loader(cfg, parsed)))
+    return sets
 
 
 def loader_workers(cfg):
@@ -91,5 +126,6 @@ def make_data_loaders(cfg, dataset=None):
         num_workers=workers, persistent_workers=workers > 0, collate_fn=collate_images,
         pin_memory=torch.cuda.is_available(),
     )
-    return DataBundle(train_loader, make_val_loader(cfg, dataset), len(dataset.query),
-                      dataset.num_train_pids, dataset)
+    test_sets = make_val_loaders(cfg, dataset)
+    return DataBundle(train_loader, test_sets[0].loader, len(test_sets[0].dataset.query), dataset.num_train_pids,
+                      dataset, test_sets)

@@ -43,7 +43,8 @@ def create_evaluator(cfg, model, device, num_query):
         rerank = {"k1": cfg.TEST.RE_RANKING_K1, "k2": cfg.TEST.RE_RANKING_K2,
                   "lambda_value": cfg.TEST.RE_RANKING_LAMBDA}
     metric = ReIDMetric(num_query, feat_norm=cfg.TEST.FEAT_NORM == "yes", distance=cfg.TEST.DISTANCE,
-                        max_rank=cfg.TEST.MAX_RANK, rerank=rerank, device=device)
+                        max_rank=cfg.TEST.MAX_RANK, rerank=rerank, device=device,
+                        cross_camera=cfg.TEST.CROSS_CAMERA == "yes", roc=cfg.TEST.ROC == "yes")
     metric.attach(evaluator, METRIC_NAME)
     evaluator.reid_metric = metric
     return evaluator

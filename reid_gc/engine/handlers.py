@@ -9,8 +9,6 @@ from ignite.engine import Events
 
 from ..utils.atomic import atomic_path
 from ..utils.run_dir import BEST
-from .evaluator import METRIC_NAME
-from .report import log_result, result_entry
 
 logger = logging.getLogger(__name__)
 
@@ -94,13 +92,13 @@ class BestModel:
 
 
 class PeriodicEvaluation:
-    """Evaluates every `period` epochs and after the last, logs the result in the strong baseline's form
-    and hands it to `on_result(epoch, result)` (recording, best model; rank 0 only). If evaluation fails, the
-    epoch's checkpoint is saved first (`save_checkpoint(trainer)`), so the training before it is kept: the
-    resumed run evaluates that epoch again (evaluate_missed)."""
+    """Evaluates every `period` epochs and after the last with `evaluate(epoch)`, which returns the result
+    that counts (the first test set's), and hands it to `on_result(epoch, result)` (the best model; rank 0
+    only). If evaluation fails, the epoch's checkpoint is saved first (`save_checkpoint(trainer)`), so the
+    training before it is kept: the resumed run evaluates that epoch again (evaluate_missed)."""
 
-    def __init__(self, evaluator, loader, period, max_epochs, on_result=None, save_checkpoint=None):
-        self.evaluator, self.loader = evaluator, loader
+    def __init__(self, evaluate, period, max_epochs, on_result=None, save_checkpoint=None):
+        self.evaluate_epoch = evaluate
         self.period, self.max_epochs = period, max_epochs
         self.on_result, self.save_checkpoint = on_result, save_checkpoint
         self.last = None
@@ -122,8 +120,7 @@ class PeriodicEvaluation:
             raise
 
     def evaluate(self, epoch):
-        self.evaluator.run(self.loader)
-        self.last = self.evaluator.state.metrics[METRIC_NAME]
+        self.last = self.evaluate_epoch(epoch)
         if self.on_result is not None:
             self.on_result(epoch, self.last)
         return self.last
@@ -137,18 +134,3 @@ class PeriodicEvaluation:
         if missed:
             logger.info("epoch %d was not evaluated before the run stopped: evaluating it now", epoch)
             self.evaluate(epoch)
-
-
-class ResultRecorder:
-    """on_result for PeriodicEvaluation: the result lines, metrics.json, the best model, and at the last
-    epoch the ranked lists (`final(epoch)`)."""
-
-    def __init__(self, run_dir, best, re_ranking, final=None):
-        self.run_dir, self.best, self.re_ranking, self.final = run_dir, best, re_ranking, final
-
-    def __call__(self, epoch, result):
-        log_result(result, f"Validation Results - Epoch: {epoch}")
-        self.run_dir.record_evaluation(result_entry(result, source="train", epoch=epoch, re_ranking=self.re_ranking))
-        self.best.update(epoch, result)
-        if self.final is not None:
-            self.final(epoch)

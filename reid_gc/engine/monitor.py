@@ -15,7 +15,8 @@ def write_curves(run):
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    epochs, evals = run.history()
+    epochs, _ = run.history()
+    by_set = run.evaluations_by_set()
     if not epochs:
         return None
     fig, axes = plt.subplots(1, 4, figsize=(16, 3.6))
@@ -25,11 +26,14 @@ def write_curves(run):
         ax.set_title(title)
         ax.set_xlabel("epoch")
     axes[2].set_yscale("log")
-    if evals:
+    for name, evals in by_set.items():  # one pair of lines per test set
         ex = [e["epoch"] for e in evals]
-        axes[3].plot(ex, [100 * e["mAP"] for e in evals], marker="o", label="mAP")
-        axes[3].plot(ex, [100 * e["rank1"] for e in evals], marker="s", label="Rank-1")
-        axes[3].legend()
+        label = f" {name}" if len(by_set) > 1 else ""
+        line = axes[3].plot(ex, [100 * e["mAP"] for e in evals], marker="o", label="mAP" + label)[0]
+        axes[3].plot(ex, [100 * e["rank1"] for e in evals], marker="s", ls="--", color=line.get_color(),
+                     label="Rank-1" + label)
+    if by_set:
+        axes[3].legend(fontsize=7)
     axes[3].set_title("evaluation (%)")
     axes[3].set_xlabel("epoch")
     fig.tight_layout()

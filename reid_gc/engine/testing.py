@@ -1,18 +1,16 @@
-"""test(cfg): evaluate the checkpoint TEST.WEIGHT on the configured dataset's query and gallery."""
+"""test(cfg): evaluate the checkpoint TEST.WEIGHT on every test set of DATASETS.TEST_NAMES."""
 import logging
 import os
 
 import ignite.distributed as idist
 
-from ..data.build import load_dataset, make_val_loader
+from ..data.build import make_val_loaders
 from ..modeling import build_model
 from ..modeling.foreign import load_trained_weights
 from ..utils.device import prepare_model, resolve_device
 from ..utils.errors import UserError
-from ..utils.run_dir import RunDir, ranked_lists_name
-from .evaluator import METRIC_NAME, create_evaluator
-from .ranked_lists import write_ranked_lists
-from .report import log_result, result_entry
+from .evaluator import create_evaluator
+from .test_sets import evaluate_test_sets
 
 logger = logging.getLogger(__name__)
 
@@ -30,17 +28,10 @@ def build_inference_model(cfg, num_classes, device):
 
 
 def test(cfg):
+    """Evaluate TEST.WEIGHT on every test set of DATASETS.TEST_NAMES; returns the results in that order."""
     device = resolve_device(cfg, idist.get_local_rank())
-    dataset = load_dataset(cfg)
-    model = build_inference_model(cfg, max(dataset.num_train_pids, 1), device)
-    evaluator = create_evaluator(cfg, model, device, len(dataset.query))
-    evaluator.run(make_val_loader(cfg, dataset))
-    result = evaluator.state.metrics[METRIC_NAME]
-    if idist.get_rank() == 0:
-        log_result(result, f"Test Results - {cfg.TEST.WEIGHT}")
-        run = RunDir(cfg.OUTPUT_DIR)
-        run.record_evaluation(result_entry(result, source="test", weight=cfg.TEST.WEIGHT,
-                                           re_ranking=cfg.TEST.RE_RANKING == "yes"))
-        if cfg.TEST.VISUALIZE > 0:
-            write_ranked_lists(cfg, evaluator.reid_metric, dataset, run.path(ranked_lists_name("test")))
-    return result
+    test_sets = make_val_loaders(cfg)
+    model = build_inference_model(cfg, 1, device)  # the classifier is skipped: its width does not matter
+    evaluator = create_evaluator(cfg, model, device, len(test_sets[0].dataset.query))
+    return evaluate_test_sets(cfg, evaluator, test_sets, f"Test Results - {cfg.TEST.WEIGHT}", split="test",
+                              source="test", weight=cfg.TEST.WEIGHT, re_ranking=cfg.TEST.RE_RANKING == "yes")

@@ -18,12 +18,12 @@ from ..modeling import build_model
 from ..solver import make_optimizer, make_scheduler
 from ..utils.device import prepare_model, resolve_device
 from ..utils.logger import open_log_file
-from ..utils.run_dir import CURVES, TENSORBOARD, RunDir, ranked_lists_name
+from ..utils.run_dir import CURVES, TENSORBOARD, RunDir
 from .checkpoints import check_resumed_config, find_resume, load_resume, make_checkpointer
 from .evaluator import create_evaluator
-from .handlers import BestModel, EpochLog, IterationLog, PeriodicEvaluation, ResultRecorder, every
+from .handlers import BestModel, EpochLog, IterationLog, PeriodicEvaluation, every
 from .monitor import attach_tensorboard, write_curves
-from .ranked_lists import write_ranked_lists
+from .test_sets import evaluate_test_sets
 from .train_step import create_trainer
 
 logger = logging.getLogger(__name__)
@@ -111,12 +111,12 @@ def train(cfg):
     evaluations = [e for e in run.history()[1] if e["epoch"] <= epoch] if resume else []
     best = BestModel(c.model, run, evaluations, record)
 
-    def ranked_lists(epoch):  # TEST.VISUALIZE: a picture of the last evaluation's ranked lists
-        if epoch == max_epochs and cfg.TEST.VISUALIZE > 0:
-            write_ranked_lists(cfg, evaluator.reid_metric, data.dataset, run.path(ranked_lists_name("final")))
+    def evaluate(epoch):  # every test set, reported apart; the first one picks model_best.pt
+        return evaluate_test_sets(cfg, evaluator, data.test_sets, f"Validation Results - Epoch: {epoch}",
+                                  split="final" if epoch == max_epochs else None, source="train", epoch=epoch,
+                                  re_ranking=cfg.TEST.RE_RANKING == "yes")[0]
 
-    recorder = ResultRecorder(run, best, cfg.TEST.RE_RANKING == "yes", ranked_lists) if rank0 else None
-    evaluation = PeriodicEvaluation(evaluator, data.val_loader, cfg.SOLVER.EVAL_PERIOD, max_epochs, recorder,
+    evaluation = PeriodicEvaluation(evaluate, cfg.SOLVER.EVAL_PERIOD, max_epochs, best.update if rank0 else None,
                                     save_checkpoint=checkpointer)
     if resume is not None:
         logger.info("resumed from %s at epoch %d", resume.path, epoch)

@@ -40,7 +40,9 @@ ARTIFACTS = {
     CURVES: "loss, accuracy, lr and mAP / Rank-1 per epoch",
     "checkpoint_*.pt": "model, optimizers, schedule and counters of an epoch (the newest 3)",
     BEST: "the weights of the best evaluation (mAP)",
-    "ranked_*.png": "TEST.VISUALIZE's ranked lists (ranked_final.png, ranked_test.png)",
+    "ranked_*.png": "TEST.VISUALIZE's ranked lists (ranked_final.png, ranked_test.png; _<dataset> per test set)",
+    "ranked_*.csv": "each query's AP and top-k gallery images (TEST.RANKED_LIST_TOPK)",
+    "roc_*.png": "TEST.ROC's curve and pair-distance histograms",
     TENSORBOARD: "TensorBoard scalars, if tensorboard is installed",
     ".*.tmp": "the temporary file of a write that was interrupted",
 }
@@ -115,11 +117,18 @@ class RunDir:
         append_json_list(self.path(METRICS), entry)
 
     def history(self):
-        """(per-epoch training stats, training evaluations), one entry per epoch (the last written wins, so
-        epochs repeated after a resume show once)."""
+        """(per-epoch training stats, training evaluations of the first test set: the one model_best.pt
+        follows), one entry per epoch (the last written wins, so epochs repeated after a resume show once)."""
         epochs = {e["epoch"]: e for e in read_json_list(self.path(EPOCHS)) if "epoch" in e}
-        evals = {e["epoch"]: e for e in read_json_list(self.path(METRICS)) if e.get("source") == "train"}
-        return [epochs[k] for k in sorted(epochs)], [evals[k] for k in sorted(evals)]
+        return [epochs[k] for k in sorted(epochs)], next(iter(self.evaluations_by_set().values()), [])
+
+    def evaluations_by_set(self):
+        """{test set: its training evaluations by epoch}, test sets in the order they first appear."""
+        by_set = {}
+        for e in read_json_list(self.path(METRICS)):
+            if e.get("source") == "train" and "epoch" in e:
+                by_set.setdefault(e.get("dataset", ""), {})[e["epoch"]] = e
+        return {name: [evals[k] for k in sorted(evals)] for name, evals in by_set.items()}
 
     # --------------------------------------------------------------------------------------- configs
     def config_records(self):

@@ -14,6 +14,7 @@ from .dukemtmcreid import DukeMTMCreID
 from .market1501 import Market1501
 from .msmt17 import MSMT17
 from .synthetic import Synthetic
+from .vehicleid import VehicleID
 from .veri import VeRi
 
 logger = logging.getLogger(__name__)
@@ -27,6 +28,7 @@ DATASETS = {
     "msmt17": MSMT17,
     "veri": VeRi,
     "csv": CSVDataset,
+    "vehicleid": VehicleID,
 }
 
 
@@ -47,6 +49,13 @@ def init_dataset(name, root, **kwargs):
     return cls(root, **{k: v for k, v in kwargs.items() if k in cls.OPTIONS})
 
 
+def check_dataset_names(names, key="DATASETS.NAMES"):
+    """A UserError naming `key` and the valid names when one of `names` is not a dataset."""
+    for name in (names,) if isinstance(names, str) else names:
+        if name not in DATASETS:
+            raise UserError(f"unknown dataset {name!r} in {key}: valid names are {', '.join(DATASETS)}")
+
+
 def init_datasets(names, root, **kwargs):
     """One name (a string or a 1-tuple) gives that dataset; several give their union (CombinedDataset)."""
     if isinstance(names, str):
@@ -54,11 +63,9 @@ def init_datasets(names, root, **kwargs):
     names = tuple(names)
     if not names:
         raise UserError(f"DATASETS.NAMES is empty: name at least one of {', '.join(DATASETS)}")
-    for name in names:  # report an unknown name before any dataset is loaded (or generated)
-        if name not in DATASETS:
-            raise UserError(f"unknown dataset {name!r} in DATASETS.NAMES: valid names are {', '.join(DATASETS)}")
+    check_dataset_names(names)  # report an unknown name before any dataset is loaded (or generated)
     datasets = [init_dataset(name, root, **kwargs) for name in names]
     return datasets[0] if len(datasets) == 1 else CombinedDataset(datasets)
 
 
-__all__ = ["DATASETS", "init_dataset", "init_datasets", "BaseImageDataset", "CombinedDataset"]
+__all__ = ["DATASETS", "check_dataset_names", "init_dataset", "init_datasets", "BaseImageDataset", "CombinedDataset"]

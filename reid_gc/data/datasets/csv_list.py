@@ -1,9 +1,11 @@
 """A dataset described by a CSV file (DATASETS.NAMES 'csv', DATASETS.ROOT_DIR = the CSV file).
 
-The header row names the columns ``path,pid,camid,split`` (any order; other columns are ignored). ``path``
-is an image file, relative paths being resolved against the CSV's folder; ``pid`` an integer id (-1 marks
-junk and is dropped, as for Market-1501; 0 is an ordinary id); ``camid`` a non-negative integer used as
-it is; ``split`` one of train, query, gallery. Training pids are relabelled 0..N-1; query and gallery keep
+The header row names the columns ``path,pid,camid,split`` (any order; other columns are ignored; ``camid``
+may be left out). ``path`` is an image file, relative paths being resolved against the CSV's folder; ``pid``
+an integer id (-1 marks junk and is dropped, as for Market-1501; 0 is an ordinary id); ``camid`` a
+non-negative integer used as it is, every image camera 0 without the column (then evaluate with
+TEST.CROSS_CAMERA 'no': under the Market-1501 rule one camera leaves no true match); ``split`` one of
+train, query, gallery. Training pids are relabelled 0..N-1; query and gallery keep
 theirs. Every named file must exist (checked with a stat, never read).
 """
 import csv
@@ -16,6 +18,7 @@ from .bases import BaseImageDataset, relabel
 logger = logging.getLogger(__name__)
 
 COLUMNS = ("path", "pid", "camid", "split")
+OPTIONAL = ("camid",)
 SPLITS = ("train", "query", "gallery")
 
 
@@ -44,18 +47,18 @@ class CSVDataset(BaseImageDataset):
             reader = csv.reader(f)
             header = next(reader, None)
             names = [h.strip().lower() for h in header] if header else []
-            missing = [c for c in COLUMNS if c not in names]
+            missing = [c for c in COLUMNS if c not in names and c not in OPTIONAL]
             if missing:
-                raise UserError(f"{path} line 1: the header must name the columns path,pid,camid,split "
-                                f"(missing {', '.join(missing)}; got {','.join(header or [])!r})")
-            col = {c: names.index(c) for c in COLUMNS}
+                raise UserError(f"{path} line 1: the header must name the columns path,pid,split and optionally "
+                                f"camid (missing {', '.join(missing)}; got {','.join(header or [])!r})")
+            col = {c: names.index(c) for c in COLUMNS if c in names}
             for row in reader:
                 lineno = reader.line_num
                 if not any(cell.strip() for cell in row):
                     continue
                 if len(row) < len(names):
                     raise UserError(f"{path} line {lineno}: expected {len(names)} columns, got {len(row)}")
-                img, pid, camid, split = (row[col[c]].strip() for c in COLUMNS)
+                img, pid, camid, split = (row[col[c]].strip() if c in col else "0" for c in COLUMNS)
                 where = f"{path} line {lineno}"
                 if not img:
                     raise UserError(f"{where}: empty path")
