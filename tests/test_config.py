@@ -224,9 +224,11 @@ def test_device_id_from_a_file(tmp_path, line, expected):
 
 @pytest.mark.parametrize("text", ["1e3", "0x10", "12", "0,1", "None", "True", "[x]", "a: b", "# not a comment",
                                   "'quoted'", "('x')", "('a','b')", "[1, 2]", "\"dq\"", "yes", "~user-less", ""])
-def test_saved_config_loads_back_equal_whatever_the_strings(tmp_path, text):
+def test_saved_config_loads_back_equal_whatever_the_strings(tmp_path, monkeypatch, text):
     from reid_gc.config import save_config
+    from reid_gc.data.datasets import DATASETS
 
+    monkeypatch.setitem(DATASETS, text or "x", DATASETS["market1501"])  # names are checked at load
     cfg = get_defaults()
     cfg.OUTPUT_DIR = str(tmp_path / "o") + text  # a folder whose name ends in the text
     cfg.MODEL.DEVICE_ID = text

@@ -135,6 +135,7 @@ def test_gallery_smaller_than_max_rank_keeps_cmc_length():
     assert_same(result, plain_evaluate(*case, max_rank=50))
 
 
+@pytest.mark.gpu
 @pytest.mark.skipif(not torch.cuda.is_available(), reason="needs CUDA")
 def test_cuda_matches_cpu():
     rng = np.random.default_rng(8)

@@ -1,6 +1,6 @@
 """reid-strong-baseline's trained files evaluate exactly: its state dicts and its pickled whole models
 (read without running code), through tools/extract.py, tools/test.py and tools/convert.py."""
-import importlib.util
+import importlib
 import io
 import json
 import os
@@ -14,7 +14,7 @@ import torch
 import torch.nn.functional as F
 from fixtures_datasets import plain_map_cmc
 from PIL import Image
-from run_helpers import ROOT, write_market
+from run_helpers import write_market
 
 from reid_gc.modeling import Baseline
 from reid_gc.modeling.foreign import module_tree_state, pickle_globals, read_pickled_modules
@@ -25,10 +25,8 @@ MEAN, STD = [0.485, 0.456, 0.406], [0.229, 0.224, 0.225]  # the configs' INPUT.P
 
 
 def _tool(name):
-    spec = importlib.util.spec_from_file_location(f"tool_{name}", os.path.join(ROOT, "tools", f"{name}.py"))
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module.main
+    """main() of the command behind tools/<name>.py (raises UserError instead of exiting 2)."""
+    return importlib.import_module(f"reid_gc.cli.{name}").main
 
 
 def _images(folder, n=5, seed=0):
@@ -214,7 +212,7 @@ def test_export_onnx_of_the_pickled_ibn_model_equals_the_reference(reference_fil
     pytest.importorskip("onnxscript")
     model, _sd, whole = reference_files["resnet50_ibn_a"]
     path = str(tmp_path / "model.onnx")
-    _tool("export")(["--output", path, *_opts("resnet50_ibn_a", whole, str(tmp_path / "o"))])
+    _tool("export")(["--output", path, "--input", "uint8", *_opts("resnet50_ibn_a", whole, str(tmp_path / "o"))])
     images = torch.randint(0, 256, (3, 3, H, W), dtype=torch.uint8, generator=torch.Generator().manual_seed(1))
     x = (images.float() / 255 - torch.tensor(MEAN).view(1, 3, 1, 1)) / torch.tensor(STD).view(1, 3, 1, 1)
     with torch.no_grad():

@@ -101,11 +101,9 @@ def data_root(tmp_path_factory):
 
 
 def train(out, data_root, *extra):
-    import importlib.util
-    spec = importlib.util.spec_from_file_location("train_tool", os.path.join(ROOT, "tools", "train.py"))
-    tool = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(tool)
-    tool.main(["--config_file", os.path.join(ROOT, "configs", "softmax_triplet.yml"), *SMALL, *TINY_SYNTHETIC,
+    from reid_gc.cli.train import main
+
+    main(["--config_file", os.path.join(ROOT, "configs", "softmax_triplet.yml"), *SMALL, *TINY_SYNTHETIC,
                "DATASETS.ROOT_DIR", data_root, "OUTPUT_DIR", out, "SOLVER.MAX_EPOCHS", "2",
                "SOLVER.EVAL_PERIOD", "2", "SOLVER.CHECKPOINT_PERIOD", "1", "SOLVER.DETERMINISTIC", "yes",
                "INPUT.SIZE_TRAIN", "[32, 16]", "INPUT.SIZE_TEST", "[32, 16]", *extra])

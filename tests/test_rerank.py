@@ -100,6 +100,7 @@ def test_reranking_helps_on_clustered_data():
     assert after.mAP > before.mAP
 
 
+@pytest.mark.gpu
 @pytest.mark.skipif(not torch.cuda.is_available(), reason="needs CUDA")
 def test_cuda_matches_cpu():
     qf, gf, _ = clustered(seed=6, dtype=np.float32)

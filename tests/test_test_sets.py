@@ -170,7 +170,7 @@ def test_csv_without_cameras(setup, tmp_path):
 
 @pytest.mark.parametrize("opts, needles", [
     (["DATASETS.TEST_NAMES", "('market1501', 'market')"], ("DATASETS.TEST_NAMES", "market1501, synthetic")),
-    (["TEST.REPEATS", "0"], ("TEST.REPEATS", "positive")),
+    (["TEST.REPEATS", "0"], ("TEST.REPEATS", "must lie in [1, inf)")),
 ])
 def test_bad_input_is_one_line_and_keeps_the_output(setup, tmp_path, opts, needles):
     _, base_opts = setup

@@ -220,6 +220,7 @@ def test_fast_paths_train_like_the_default_path(opts, size, tol, default_runs, d
 
 
 @pytest.mark.slow
+@pytest.mark.distributed
 def test_two_process_gloo_run_evaluates_like_one_process(data_root, tmp_path):
     out = str(tmp_path / "ddp")
     env = dict(os.environ, PYTHONUNBUFFERED="1", OMP_NUM_THREADS="1")

@@ -158,6 +158,7 @@ def test_same_generator_same_batch():
     assert torch.equal(a, b) and not torch.equal(a, c)
 
 
+@pytest.mark.gpu
 @pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a GPU")
 def test_gpu_equals_cpu():
     cfg = cfg_with("INPUT.RE_PROB", "1.0")

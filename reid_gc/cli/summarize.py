@@ -16,6 +16,7 @@ import yaml
 from reid_gc.cli.common import run_cli
 from reid_gc.utils.atomic import write_text
 from reid_gc.utils.errors import UserError
+from reid_gc.utils.run_dir import ARCHIVE, CONFIG, METRICS
 
 # Market-1501 without re-ranking, mAP / Rank-1 (%), from the GC paper (Yong et al., ECCV 2020).
 PAPER = {
@@ -41,11 +42,11 @@ def optimizer_label(solver):
 def find_runs(out):
     runs = []
     for folder, _, files in sorted(os.walk(out)):
-        if "config.yml" not in files or "metrics.json" not in files or "/archive/" in folder + "/":
+        if CONFIG not in files or METRICS not in files or f"/{ARCHIVE}/" in folder + "/":
             continue
-        with open(os.path.join(folder, "config.yml"), encoding="utf-8") as f:
+        with open(os.path.join(folder, CONFIG), encoding="utf-8") as f:
             cfg = yaml.safe_load(f)
-        with open(os.path.join(folder, "metrics.json"), encoding="utf-8") as f:
+        with open(os.path.join(folder, METRICS), encoding="utf-8") as f:
             evals = [e for e in json.load(f) if e.get("source") == "train" and not e.get("re_ranking")]
         if not evals:
             continue

@@ -29,10 +29,11 @@ def _flat_keys(node, prefix=""):
             yield prefix + k
 
 
-def _flatten(mapping, prefix=""):
+def flat_items(mapping, prefix=""):
+    """(dotted key, value) of every leaf of a nested dict or CfgNode."""
     for k, v in mapping.items():
-        if isinstance(v, dict):
-            yield from _flatten(v, prefix + str(k) + ".")
+        if isinstance(v, dict):  # CfgNode is a dict
+            yield from flat_items(v, prefix + str(k) + ".")
         else:
             yield prefix + str(k), v
 
@@ -229,7 +230,7 @@ def load_config(config_file="", opts=(), freeze=True):
             raise UserError(f"config file {config_file} is not valid YAML{line}: fix the file") from None
         if not isinstance(data, dict):
             raise UserError(f"config file {config_file} must hold a mapping of KEY: value sections")
-        for key, value in _flatten(data):
+        for key, value in flat_items(data):
             _set(cfg, key, value, config_file, known)
     opts = list(opts)
     if len(opts) % 2:

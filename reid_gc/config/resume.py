@@ -8,13 +8,15 @@ runs may change and take effect.
 import logging
 
 from ..utils.errors import UserError
+from .load import flat_items
 
 logger = logging.getLogger(__name__)
 
 # Exact keys, or sections ending in '.', that may differ from the run's recorded config on resume.
 RESUMABLE = ("SOLVER.MAX_EPOCHS", "SOLVER.CHECKPOINT_PERIOD", "SOLVER.EVAL_PERIOD", "SOLVER.LOG_PERIOD",
              "SOLVER.RESUME", "SOLVER.DETERMINISTIC", "TEST.", "DATALOADER.NUM_WORKERS", "MODEL.DEVICE",
-             "MODEL.DEVICE_ID", "MODEL.COMPILE", "MODEL.CHANNELS_LAST", "MODEL.PRETRAIN_PATH", "DATASETS.ROOT_DIR",
+             "MODEL.DEVICE_ID", "MODEL.COMPILE", "MODEL.CHANNELS_LAST", "MODEL.PRETRAIN_CHOICE", "MODEL.PRETRAIN_PATH",
+             "DATASETS.ROOT_DIR",
              "OUTPUT_DIR")
 
 
@@ -22,12 +24,8 @@ def may_change_on_resume(key):
     return any(key == k or (k.endswith(".") and key.startswith(k)) for k in RESUMABLE)
 
 
-def _flat(node, prefix=""):
-    for k, v in node.items():
-        if hasattr(v, "items"):
-            yield from _flat(v, prefix + k + ".")
-        else:
-            yield prefix + k, list(v) if isinstance(v, (list, tuple)) else v
+def _flat(node):
+    return ((k, list(v) if isinstance(v, (list, tuple)) else v) for k, v in flat_items(node))
 
 
 def config_changes(before, after):

@@ -13,8 +13,8 @@ import yaml
 from .. import __version__
 from ..config import load_config
 from ..config.defaults import get_defaults
-from ..config.load import validate
-from ..modeling.backbones import guess_resnet
+from ..config.load import flat_items, validate
+from ..modeling.backbones import guess_backbone
 from ..utils.errors import UserError
 from ..utils.weights import model_state_from, safe_load, unwrap_model
 
@@ -36,14 +36,6 @@ def _get(cfg, key):
     for part in key.split("."):
         node = node[part]
     return node
-
-
-def _flat(node, prefix=""):
-    for k, v in node.items():
-        if isinstance(v, dict):
-            yield from _flat(v, prefix + str(k) + ".")
-        else:
-            yield prefix + str(k), v
 
 
 def recorded_keys(cfg):
@@ -88,11 +80,13 @@ def read_record(checkpoint, path="checkpoint"):
 
 def _looks_like(checkpoint):
     """' (its weights are a resnet50 with a BNNeck)' or '' when the weights say nothing recognisable."""
+    if checkpoint is None:
+        return ""
     try:
         state = model_state_from(checkpoint)
     except UserError:
         return ""
-    name = guess_resnet(state, prefix="base.")
+    name = guess_backbone(state, prefix="base.")
     if name is None:
         return ""
     return f" (its weights are a {name} {'with' if 'bottleneck.weight' in state else 'without'} a BNNeck)"
@@ -103,7 +97,7 @@ def _explicit_keys(config_file, opts):
     keys = set(opts[0::2])
     if config_file:
         with open(config_file, encoding="utf-8") as f:
-            keys.update(k for k, _ in _flat(yaml.safe_load(f) or {}))
+            keys.update(k for k, _ in flat_items(yaml.safe_load(f) or {}))
     return keys
 
 
@@ -123,13 +117,16 @@ def config_for_weights(config_file="", opts=(), weights=None):
         return cfg  # nothing to describe the model: the caller reports the missing TEST.WEIGHT
     if not os.path.isfile(weights):
         raise UserError(f"checkpoint {weights} is not a file: give the path of a checkpoint (model_best.pt)")
-    checkpoint = safe_load(weights)
+    try:
+        checkpoint = safe_load(weights)
+    except UserError:  # a whole pickled model (reid-strong-baseline's): modeling.foreign reads it; no record
+        checkpoint = None
     record = read_record(checkpoint, path=f"checkpoint {weights}")
     if record is None:
-        if not config_file:
+        if not config_file and not any(str(k).startswith("MODEL.") for k in opts[::2]):
             raise UserError(f"checkpoint {weights} does not record its configuration (saved before reid-gc "
-                            f"0.2.0){_looks_like(checkpoint)}: give --config_file with the config it was trained "
-                            "with")
+                            f"0.2.0, or another project's){_looks_like(checkpoint)}: give --config_file with the "
+                            "config it was trained with (or its MODEL.* keys)")
         cfg.freeze()
         return cfg
     explicit = _explicit_keys(config_file, opts)
