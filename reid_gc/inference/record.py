@@ -123,10 +123,10 @@ def config_for_weights(config_file="", opts=(), weights=None):
         checkpoint = None
     record = read_record(checkpoint, path=f"checkpoint {weights}")
     if record is None:
-        if not config_file and not any(str(k).startswith("MODEL.") for k in opts[::2]):
+        if not config_file and "MODEL.NAME" not in opts[::2]:
             raise UserError(f"checkpoint {weights} does not record its configuration (saved before reid-gc "
                             f"0.2.0, or another project's){_looks_like(checkpoint)}: give --config_file with the "
-                            "config it was trained with (or its MODEL.* keys)")
+                            "config it was trained with (or at least its MODEL.NAME)")
         cfg.freeze()
         return cfg
     explicit = _explicit_keys(config_file, opts)
