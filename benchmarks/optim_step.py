@@ -45,6 +45,14 @@ def family(name):
         "Adam" if name.startswith("Adam") else "SGD"
 
 
+
+def plain_gc(x, mode):
+    """Gradient Centralization written plainly: subtract each row's mean (all dims but the first) from
+    weights with more than one dimension ('gc') or conv weights only ('gcc')."""
+    if (mode == "gc" and x.dim() > 1) or (mode == "gcc" and x.dim() > 3):
+        return x - x.mean(dim=tuple(range(1, x.dim())), keepdim=True)
+    return x
+
 class NaiveWrapped:
     """`<Torch>_GC` / `_GC2` written plainly: one torch optimizer (single-tensor path) per tensor, GC by hand."""
 
@@ -57,9 +65,7 @@ class NaiveWrapped:
                       for p in params]
 
     def gc(self, x):
-        if (self.mode == "gc" and x.dim() > 1) or (self.mode == "gcc" and x.dim() > 3):
-            return x - x.mean(dim=tuple(range(1, x.dim())), keepdim=True)
-        return x
+        return plain_gc(x, self.mode)
 
     @torch.no_grad()
     def step(self):
@@ -90,9 +96,7 @@ class NaiveLoop:
             self.betas, self.eps = (0.95, 0.999), 1e-5
 
     def gc(self, x):
-        if (self.mode == "gc" and x.dim() > 1) or (self.mode == "gcc" and x.dim() > 3):
-            return x - x.mean(dim=tuple(range(1, x.dim())), keepdim=True)
-        return x
+        return plain_gc(x, self.mode)
 
     @torch.no_grad()
     def step(self):
