@@ -3,7 +3,8 @@
 # usage: scripts/vehicleid.sh DATA_ROOT OUTPUT_ROOT [KEY VALUE ...]
 # SGD_GCC (lr 0.02, weight decay 0.002) and Adam (strong baseline), each tested with and without re-ranking on
 # the small test list (800 vehicles), then without re-ranking on the medium (1600) and large (2400) lists;
-# every test averages TEST.REPEATS (10) random gallery draws.
+# every test averages TEST.REPEATS (10) random gallery draws. Every test uses the last epoch's checkpoint
+# (model_best.pt is selected on the small list's test set).
 source "$(dirname "$0")/_dataset.sh"
 data=${1:?usage: $0 DATA_ROOT OUTPUT_ROOT [KEY VALUE ...]}
 out=${2:?usage: $0 DATA_ROOT OUTPUT_ROOT [KEY VALUE ...]}
@@ -19,9 +20,10 @@ for run in sgd_gcc adam; do
     extra=(SOLVER.BASE_LR 0.02)
   fi
   dir=$out/vehicleid/$run
+  weight=$(last_checkpoint "$dir")
   for test_size in 1600 2400; do
     "${PYTHON:-python3}" "$repo/tools/test.py" --config_file "$config" DATASETS.NAMES "('vehicleid')" \
-      DATASETS.ROOT_DIR "$data" OUTPUT_DIR "$dir" "${extra[@]}" "${size[@]}" "$@" \
-      TEST.WEIGHT "$dir/model_best.pt" DATASETS.VEHICLEID.TEST_SIZE "$test_size"
+      DATASETS.ROOT_DIR "$data" OUTPUT_DIR "$dir" ${extra[@]+"${extra[@]}"} "${size[@]}" "$@" \
+      TEST.WEIGHT "$weight" DATASETS.VEHICLEID.TEST_SIZE "$test_size"
   done
 done

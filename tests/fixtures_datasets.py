@@ -105,6 +105,35 @@ def contact_sheet(dataset, path, num_ids=10, per_id=10, scale=2):
     return path
 
 
+def write_vehicleid(root, train_ids=6, test_ids=5, per_id=3, lists=(800,)):
+    """VehicleID_V1.0/image/<7-digit name>.jpg and train_test_split/*.txt with '<name> <vehicle id>' lines."""
+    base = os.path.join(root, "VehicleID_V1.0")
+    os.makedirs(os.path.join(base, "image"))
+    os.makedirs(os.path.join(base, "train_test_split"))
+    rng = np.random.default_rng(0)
+    number = 0
+
+    def images(vid):
+        nonlocal number
+        names = []
+        for _ in range(per_id):
+            number += 1
+            colour = np.array([(vid * 53) % 256, (vid * 101) % 256, (vid * 23) % 256])
+            img = np.clip(colour + rng.normal(0, 25, (32, 32, 3)), 0, 255).astype(np.uint8)
+            Image.fromarray(img).save(os.path.join(base, "image", f"{number:07d}.jpg"))
+            names.append(f"{number:07d} {vid:04d}")
+        return names
+
+    train = [line for vid in range(1, train_ids + 1) for line in images(vid)]
+    test = [line for vid in range(100, 100 + test_ids) for line in images(vid)]
+    with open(os.path.join(base, "train_test_split", "train_list.txt"), "w") as f:
+        f.write("\n".join(train) + "\n")
+    for size in lists:
+        with open(os.path.join(base, "train_test_split", f"test_list_{size}.txt"), "w") as f:
+            f.write("\n".join(test) + "\n")
+    return root
+
+
 def main(argv):
     import argparse
     import logging

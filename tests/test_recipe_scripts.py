@@ -1,13 +1,14 @@
-"""scripts/veri.sh (through scripts/_dataset.sh, as every per-dataset script) on a generated VeRi-776 tree:
-both recipes train, and each run is tested on its last epoch's checkpoint (never on model_best.pt, which is
-selected on the test set); configs/veri.yml is the center-loss recipe at 256x256."""
+"""scripts/veri.sh (through scripts/_dataset.sh, as every per-dataset script) on a generated VeRi-776 tree and
+scripts/vehicleid.sh (which adds its medium and large test lists) on a generated VehicleID tree: both recipes
+train, and each run is tested on its last epoch's checkpoint (never on model_best.pt, which is selected on the
+test set); configs/veri.yml is the center-loss recipe at 256x256."""
 import json
 import os
 import subprocess
 import sys
 
 import pytest
-from fixtures_datasets import make_files
+from fixtures_datasets import make_files, write_vehicleid
 from run_helpers import ROOT
 
 from reid_gc.config import load_config
@@ -52,3 +53,19 @@ def test_veri_script_trains_both_recipes_and_tests_the_last_epoch(tmp_path):
         assert [(e["weight"], e["re_ranking"]) for e in tests] == [
             (os.path.join(folder, "checkpoint_2.pt"), False), (os.path.join(folder, "checkpoint_2.pt"), True)]
     assert "SGD_GCC" in open(os.path.join(out, "veri", "sgd_gcc", "config.yml")).read()
+
+
+@pytest.mark.slow
+def test_vehicleid_script_tests_every_list_on_the_last_epoch(tmp_path):
+    data = write_vehicleid(str(tmp_path / "data"), lists=(800, 1600, 2400))
+    out = str(tmp_path / "out")
+    r = subprocess.run(["bash", os.path.join(ROOT, "scripts", "vehicleid.sh"), data, out, *TINY, "TEST.REPEATS", "2"],
+                       cwd=ROOT, capture_output=True, text=True, env=dict(os.environ, PYTHON=sys.executable),
+                       timeout=900)
+    assert r.returncode == 0, r.stderr[-3000:]
+    for run in ("sgd_gcc", "adam"):
+        folder = os.path.join(out, "vehicleid", run)
+        tests = [e for e in json.load(open(os.path.join(folder, "metrics.json"))) if e["source"] == "test"]
+        last = os.path.join(folder, "checkpoint_2.pt")
+        assert [(e["weight"], e["re_ranking"], e["num_queries"]) for e in tests] == [
+            (last, False, 10), (last, True, 10), (last, False, 10), (last, False, 10)]

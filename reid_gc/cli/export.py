@@ -1,5 +1,5 @@
 """Export a checkpoint for a tracker or an inference server (ONNX and fast-reid need no config file):
-python tools/export.py --weights out/market/model_best.pt [--format onnx|torchscript|fastreid]
+python tools/export.py --weights out/market/checkpoint_120.pt [--format onnx|torchscript|fastreid]
     [--input float|uint8|float255] [--output resnet50_market1501.onnx] [--config_file F] [KEY VALUE ...]"""
 import logging
 

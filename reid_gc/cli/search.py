@@ -1,6 +1,6 @@
 """reid-gc search: rank a folder of crops against query images with a trained checkpoint.
 
-python tools/search.py --weights model_best.pt --query q.jpg [--query q2.jpg ...] --gallery DIR --topk 10
+python tools/search.py --weights out/market/checkpoint_120.pt --query q.jpg [--query q2.jpg ...] --gallery DIR --topk 10
     [--csv results.csv] [--visualize ranked.png] [--no-cache] [--config_file F] [KEY VALUE ...]
 """
 import csv
@@ -14,7 +14,7 @@ from .common import parse_args, run_cli
 
 
 def add_arguments(parser):
-    parser.add_argument("--weights", required=True, help="checkpoint (model_best.pt)")
+    parser.add_argument("--weights", required=True, help="a run's checkpoint (checkpoint_<epoch>.pt)")
     parser.add_argument("--query", action="append", default=[], help="query image (repeat for several)")
     parser.add_argument("--gallery", required=True, help="folder of gallery images (searched recursively)")
     parser.add_argument("--topk", type=int, default=10, help="gallery images listed per query (default 10)")

@@ -19,7 +19,7 @@ def build_inference_model(cfg, num_classes, device):
     """The model with TEST.WEIGHT loaded (classifier ignored: any dataset can be evaluated)."""
     if not cfg.TEST.WEIGHT:
         raise UserError("TEST.WEIGHT is empty: pass the checkpoint to evaluate, "
-                        "e.g. TEST.WEIGHT out/market/model_best.pt")
+                        "e.g. TEST.WEIGHT out/market/checkpoint_120.pt")
     if not os.path.isfile(cfg.TEST.WEIGHT):
         raise UserError(f"TEST.WEIGHT {cfg.TEST.WEIGHT} is not a file: give the path of a checkpoint")
     model = build_model(cfg, num_classes, pretrained=False)  # every weight comes from TEST.WEIGHT

@@ -1,7 +1,7 @@
 """FeatureExtractor: features of images from a checkpoint, in Python, as tools/extract.py computes them.
 
     from reid_gc import FeatureExtractor
-    extract = FeatureExtractor("out/market/model_best.pt", device="cpu")
+    extract = FeatureExtractor("out/market/checkpoint_120.pt", device="cpu")
     feats = extract(["a.jpg", "b.jpg"])          # (2, D) float tensor, L2-normalised as TEST.FEAT_NORM says
     feats = extract(opencv_crops, bgr=True)      # HWC uint8 arrays straight from cv2
 """

@@ -116,7 +116,7 @@ def config_for_weights(config_file="", opts=(), weights=None):
         cfg.freeze()
         return cfg  # nothing to describe the model: the caller reports the missing TEST.WEIGHT
     if not os.path.isfile(weights):
-        raise UserError(f"checkpoint {weights} is not a file: give the path of a checkpoint (model_best.pt)")
+        raise UserError(f"checkpoint {weights} is not a file: give the path of a checkpoint (checkpoint_<epoch>.pt)")
     try:
         checkpoint = safe_load(weights)
     except UserError:  # a whole pickled model (reid-strong-baseline's): modeling.foreign reads it; no record
