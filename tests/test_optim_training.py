@@ -27,6 +27,10 @@ LR = {"SGD": "0.02", "Adam": "0.001", "AdamW": "0.001", "Adagrad": "0.01", "Plai
 EXTRA = {"PlainRAdam": ["SOLVER.EPS", "1e-5"]}
 # Names whose every applied change has zero row means where GC applies.
 CENTRED_UPDATE = ("_GC2", "_GCC2")
+# A ResNet-18 from scratch under batch-hard triplet: an epoch's mean loss (4 batches) swings by ~0.5 from
+# epoch to epoch, so 4 epochs could not show a fall for NAdam_GCC2 (6.59, 6.93, 6.44, 6.88); by 8 epochs every
+# name's last two epochs average at least 0.9 below its first two (measured on torch 2.14).
+EPOCHS = 8
 
 
 def load_train_tool():
@@ -98,9 +102,10 @@ def train(name, data_root, out, monkeypatch, *extra):
     load_train_tool().main(["--config_file", os.path.join(ROOT, "configs", "softmax_triplet.yml"), *SMALL,
                             *TINY_SYNTHETIC, "DATASETS.ROOT_DIR", data_root, "OUTPUT_DIR", out,
                             "SOLVER.OPTIMIZER_NAME", base, "SOLVER.BASE_LR", LR.get(family, "0.001"),
-                            "SOLVER.MAX_EPOCHS", "4", "SOLVER.EVAL_PERIOD", "4", "SOLVER.CHECKPOINT_PERIOD", "4",
+                            "SOLVER.MAX_EPOCHS", str(EPOCHS), "SOLVER.EVAL_PERIOD", str(EPOCHS),
+                            "SOLVER.CHECKPOINT_PERIOD", str(EPOCHS),
                             "SOLVER.WARMUP_ITERS", "0", "INPUT.SIZE_TRAIN", "[32, 16]", "INPUT.SIZE_TEST", "[32, 16]",
-                            # no random erasing: at 32x16 its rectangles cover so much of 4 epochs' few images
+                            # no random erasing: at 32x16 its rectangles cover so much of 8 epochs' few images
                             # that the loss says more about the draws than about the optimizer
                             "INPUT.RE_PROB", "0",
                             *(["SOLVER.LOOKAHEAD_K", "3"] if lookahead else []), *EXTRA.get(family, []), *extra])
@@ -111,8 +116,8 @@ def train(name, data_root, out, monkeypatch, *extra):
 @pytest.mark.parametrize("name", ORIGINAL + ["RAdam_GCC"] + NEW)
 def test_training_with_each_optimizer_lowers_the_loss(name, data_root, tmp_path, monkeypatch):
     losses, recorder = train(name, data_root, str(tmp_path / "run"), monkeypatch)
-    assert len(losses) == 4
-    assert losses[-1] < losses[0], losses
+    assert len(losses) == EPOCHS
+    assert sum(losses[-2:]) < sum(losses[:2]), losses
     assert recorder.steps > 0
     base = name.partition("+")[0]
     if base.endswith(CENTRED_UPDATE) or base in ("SGD_GC", "SGD_GCC"):
