@@ -12,7 +12,6 @@ from reid_gc import FeatureExtractor
 pytest.importorskip("boxmot")  # the 'track' extra
 
 
-@pytest.mark.slow
 def test_boxmot_onnx_backend_gives_our_features(trained, tmp_path):
     from boxmot.reid.backends.onnx_backend import ONNXBackend
 

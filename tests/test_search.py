@@ -23,7 +23,6 @@ def _evaluator_features(trained):
     return evaluator.reid_metric.features
 
 
-@pytest.mark.slow
 def test_search_top1_is_the_evaluators(trained, tmp_path):
     queries = [q[0] for q in trained.dataset.query[:6]]
     out_csv = str(tmp_path / "res.csv")
